@@ -1,0 +1,45 @@
+# okx-journal: `make demo` and `make test` work on a fresh clone; both create .venv.
+SHELL := /bin/bash
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do command -v $$p >/dev/null 2>&1 && { echo $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint install install-test bench clean help
+
+help:
+	@echo "make demo   sync a simulated OKX account into demo.duckdb and print P&L per instrument type"
+	@echo "make test   install test dependencies, lint, type-check and run the test suite"
+	@echo "make bench  run the benchmarks in bench/ (minutes; figures go to bench/RESULTS.md by hand)"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "okx-journal needs Python 3.11 or newer: install it, or run make PYTHON=/path/to/python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+demo: install
+	$(BIN)/okx-journal demo
+
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/mypy sources pipelines
+
+test: install-test lint
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+bench: install-test
+	$(BIN)/python bench/bench_sync.py
+	$(BIN)/python bench/bench_transforms.py
+
+clean:
+	rm -rf $(VENV) *.egg-info demo.duckdb demo-report.html

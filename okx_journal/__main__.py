@@ -1,0 +1,5 @@
+"""``python -m okx_journal`` runs the command line."""
+
+from okx_journal.cli import main
+
+main()

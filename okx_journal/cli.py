@@ -1,0 +1,254 @@
+"""The ``okx-journal`` command line: parse, call one library function, map errors.
+
+Every command is thin. Errors from the library are ``OkxJournalError`` subclasses whose
+``str()`` is the one line a trader can act on and whose ``exit_code`` is the contract's:
+0 success, 2 usage or configuration, 3 rejected by OKX (credentials, permission, IP,
+environment), 4 unreachable or rate-limited, 5 a data check failed, 6 another sync of
+the same database is running.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from sources.okx.errors import ConfigError, OkxJournalError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DB_HELP = "DuckDB file (default okx_journal.duckdb; environment OKX_JOURNAL_DB)."
+
+
+def _db_option(func: F) -> F:
+    """``--db`` is accepted before the command and after it; after wins."""
+    return click.option("--db", "db", type=click.Path(dir_okay=False), default=None, help=DB_HELP)(
+        func
+    )
+
+
+def resolve_db(ctx: click.Context, db: str | None) -> Path:
+    """The database path: the command's ``--db``, the group's, ``OKX_JOURNAL_DB``, default."""
+    chosen = db or (ctx.obj or {}).get("db") or os.environ.get("OKX_JOURNAL_DB")
+    return Path(chosen or "okx_journal.duckdb")
+
+
+def _connection_options(func: F) -> F:
+    options = [
+        click.option(
+            "--base-url",
+            default=None,
+            help="OKX host: https://www.okx.com (default), https://eea.okx.com (my.okx.com "
+            "accounts) or https://us.okx.com (app.okx.com accounts); environment OKX_BASE_URL.",
+        ),
+        click.option("--profile", default=None, help="Use credentials stored with `credentials set`."),
+        click.option(
+            "--demo-trading",
+            is_flag=True,
+            help="The key is a demo-trading key (sends x-simulated-trading: 1).",
+        ),
+        click.option(
+            "--allow-write-permissions",
+            is_flag=True,
+            help="Accept a key that can also trade or withdraw (a warning is printed every run).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@_db_option
+@click.version_option(package_name="okx-journal")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None) -> None:
+    """okx-journal: your OKX account as a DuckDB warehouse and trade journal.
+
+    Set up credentials with `okx-journal credentials set --profile main`, check them
+    with `okx-journal doctor --profile main`, then run `okx-journal sync --profile main`
+    (from cron as often as you like). Try everything first with `okx-journal demo`.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["db"] = db
+
+
+@cli.command()
+@_db_option
+@_connection_options
+@click.option("--full-refresh", is_flag=True, help="Drop the loaded data and cursors and load everything OKX still has.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing on success (errors still go to stderr).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout (for orchestrators).")
+@click.pass_context
+def sync(
+    ctx: click.Context,
+    db: str | None,
+    base_url: str | None,
+    profile: str | None,
+    demo_trading: bool,
+    allow_write_permissions: bool,
+    full_refresh: bool,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Load what is new from OKX, then rebuild the journal.
+
+    Incremental: the first run takes everything OKX still keeps (3 months of fills and
+    ledger), later runs only what is new. Safe to schedule every few minutes: a second
+    sync of the same database exits 6 at once. Logs go to stderr.
+    """
+    from okx_journal.config import connection_settings, resolve_credentials
+    from okx_journal.sync import SyncOptions, run_sync
+
+    settings = connection_settings(base_url, demo_trading)
+    credentials = resolve_credentials(profile)
+    opts = SyncOptions(
+        db_path=resolve_db(ctx, db),
+        credentials=credentials,
+        base_url=settings.base_url,
+        demo_trading=settings.demo_trading,
+        full_refresh=full_refresh,
+        allow_write_permissions=allow_write_permissions,
+        quiet=quiet or as_json,
+    )
+    summary = run_sync(opts, log=None if (quiet or as_json) else _stderr)
+    if as_json:
+        click.echo(json.dumps(summary.to_dict(), default=str, indent=2))
+    elif not quiet:
+        click.echo(summary.to_text())
+
+
+@cli.command()
+@_db_option
+@_connection_options
+@click.option(
+    "--no-clock-sync",
+    is_flag=True,
+    help="Sign with this machine's clock as it is (shows whether it alone would get 50102).",
+)
+@click.pass_context
+def doctor(
+    ctx: click.Context,
+    db: str | None,
+    base_url: str | None,
+    profile: str | None,
+    demo_trading: bool,
+    allow_write_permissions: bool,
+    no_clock_sync: bool,
+) -> None:
+    """Check the host, the clock, the key, its permissions and IP binding, one line each."""
+    from okx_journal.config import connection_settings, resolve_credentials
+    from okx_journal.doctor import run_doctor
+
+    settings = connection_settings(base_url, demo_trading)
+    credentials = resolve_credentials(profile)
+    report = run_doctor(
+        credentials,
+        settings,
+        allow_write_permissions=allow_write_permissions,
+        clock_sync=not no_clock_sync,
+        emit=lambda check: click.echo(check.line()),
+    )
+    if report.error is not None:
+        raise report.error
+
+
+@cli.command()
+@click.option("--port", type=int, default=0, show_default=True, help="Loopback port (0 picks a free one).")
+@click.option("--seed", type=int, default=7, show_default=True, help="Seed of the generated history.")
+@click.option("--scale", type=int, default=2000, show_default=True, help="Number of fills to generate.")
+@click.option("--no-rate-limits", is_flag=True, help="Switch off OKX's per-endpoint rate limits.")
+@click.option(
+    "--history-file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Serve a recorded history file instead of generating one.",
+)
+def simulate(port: int, seed: int, scale: int, no_rate_limits: bool, history_file: str | None) -> None:
+    """Run the built-in OKX simulator on loopback until Ctrl-C.
+
+    Prints its URL and the demo credentials it accepts; point `sync` or `doctor` at it
+    with --base-url.
+    """
+    from okx_journal.simulator.server import run_simulator
+
+    run_simulator(
+        port=port,
+        seed=seed,
+        scale=scale,
+        rate_limits=not no_rate_limits,
+        history_file=Path(history_file) if history_file else None,
+    )
+
+
+@cli.command()
+@_db_option
+@click.option("--scale", type=int, default=2000, show_default=True, help="Number of fills in the generated history.")
+@click.option("--report", "report_path", default="demo-report.html", show_default=True, help="Where to write the HTML report.")
+@click.pass_context
+def demo(ctx: click.Context, db: str | None, scale: int, report_path: str) -> None:
+    """Sync a generated account from the built-in simulator into demo.duckdb, end to end."""
+    from okx_journal.demo import run_demo
+
+    run_demo(
+        db_path=Path(db or (ctx.obj or {}).get("db") or "demo.duckdb"),
+        report_path=Path(report_path),
+        scale=scale,
+        echo=click.echo,
+    )
+
+
+def _register_optional_commands() -> None:
+    try:
+        from okx_journal.credentials_cli import credentials
+    except ImportError:  # pragma: no cover - the store ships with the package
+        return
+    cli.add_command(credentials)
+
+
+def _stderr(line: str) -> None:
+    click.echo(line, err=True)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``okx-journal``: one line on stderr and the contract's exit code."""
+    _register_optional_commands()
+    try:
+        cli.main(args=argv, prog_name="okx-journal", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx else "okx-journal"
+        _fail(f"{exc.format_message()} (see `{command} --help`)", 2)
+    except click.Abort:
+        _fail("interrupted", 130)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except ConfigError as exc:
+        _fail(str(exc), exc.exit_code)
+    except OkxJournalError as exc:
+        _fail(str(exc), exc.exit_code)
+    except Exception as exc:  # one line, never a traceback, unless asked for
+        if os.environ.get("OKX_JOURNAL_DEBUG"):
+            traceback.print_exc()
+        first = (str(exc).splitlines() or [""])[0][:200]
+        _fail(
+            f"unexpected {type(exc).__name__}: {first} -- please report it; set "
+            "OKX_JOURNAL_DEBUG=1 to see the traceback",
+            1,
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""``okx-journal doctor``: one line per check, from the network up to the key's rights.
+
+Checks, in order, each depending on the ones before: the host answers
+(``GET /api/v5/public/time``), the clock offset to OKX, the credentials are accepted
+(``GET /api/v5/account/config``), the key's permissions (``perm``), its IP binding
+(``ip``), the account mode (``acctLv``), and live or demo trading.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from okx_journal.config import ConnectionSettings
+from okx_journal.permissions import enforce_read_only
+from sources.okx.client import OkxClient
+from sources.okx.credentials import OkxCredentials
+from sources.okx.errors import OkxJournalError, PermissionRefused
+
+ACCOUNT_MODES = {
+    "1": "Spot mode",
+    "2": "Futures mode (spot and derivatives, margin per currency)",
+    "3": "Multi-currency margin",
+    "4": "Portfolio margin",
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One doctor line: ``status`` is ``ok``, ``warn``, ``FAIL`` or ``skip``."""
+
+    name: str
+    status: str
+    detail: str
+
+    def line(self) -> str:
+        return f"{self.status:<5} {self.name:<22} {self.detail}"
+
+
+@dataclass
+class DoctorReport:
+    """What doctor found; ``error`` is the first failure, the one that sets the exit code."""
+
+    checks: list[Check] = field(default_factory=list)
+    error: OkxJournalError | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.error is None else self.error.exit_code
+
+
+CHECK_NAMES = (
+    "host reachable",
+    "clock offset",
+    "credentials accepted",
+    "key permissions",
+    "IP binding",
+    "account mode",
+    "live or demo",
+)
+
+
+def run_doctor(
+    credentials: OkxCredentials | None,
+    settings: ConnectionSettings,
+    *,
+    allow_write_permissions: bool = False,
+    clock_sync: bool = True,
+    emit: Callable[[Check], None] | None = None,
+    client: OkxClient | None = None,
+) -> DoctorReport:
+    """Run every check and report each through ``emit`` as soon as it is known.
+
+    Args:
+        credentials: the key to check; ``None`` stops after the clock check.
+        settings: host, demo flag, timeouts.
+        allow_write_permissions: accept a key that can trade or withdraw (with a warning).
+        clock_sync: apply the measured clock offset to signatures (off only to
+            reproduce OKX's 50102 "timestamp expired" answer).
+        emit: called with each check as it completes.
+        client: an existing client (tests); otherwise one is built from ``settings``.
+    """
+    report = DoctorReport()
+
+    def add(name: str, status: str, detail: str) -> None:
+        check = Check(name, status, detail)
+        report.checks.append(check)
+        if emit:
+            emit(check)
+
+    def skip_rest() -> None:
+        done = {c.name for c in report.checks}
+        for name in CHECK_NAMES:
+            if name not in done:
+                add(name, "skip", "not checked (see the failure above)")
+
+    own_client = client is None
+    if client is None:
+        client = OkxClient(
+            credentials,
+            base_url=settings.base_url,
+            demo_trading=settings.demo_trading,
+            timeout=settings.timeout_s,
+            max_retries=min(settings.max_retries, 2),
+            sync_clock=clock_sync,
+        )
+    try:
+        started = time.monotonic()
+        try:
+            offset_ms = client.sync_clock()
+        except OkxJournalError as exc:
+            add("host reachable", "FAIL", str(exc))
+            report.error = exc
+            skip_rest()
+            return report
+        elapsed_ms = (time.monotonic() - started) * 1000
+        add("host reachable", "ok", f"{settings.base_url} answered in {elapsed_ms:.0f} ms")
+        seconds = offset_ms / 1000
+        if abs(seconds) < 1:
+            add("clock offset", "ok", f"{seconds:+.3f} s to the server's clock")
+        elif clock_sync:
+            add(
+                "clock offset",
+                "warn",
+                f"this machine's clock is {seconds:+.1f} s off OKX's; okx-journal corrects "
+                "for it, but other tools may fail with 50102: enable NTP",
+            )
+        else:
+            add("clock offset", "warn", f"{seconds:+.1f} s, and the correction is switched off")
+        if credentials is None:
+            add("credentials accepted", "FAIL", "no credentials given")
+            skip_rest()
+            return report
+
+        try:
+            config = client.get("/api/v5/account/config")[0]
+        except OkxJournalError as exc:
+            add("credentials accepted", "FAIL", str(exc))
+            report.error = exc
+            skip_rest()
+            return report
+        uid = config.get("uid", "")
+        label = config.get("label", "")
+        add("credentials accepted", "ok", f"account uid {uid}" + (f", key label {label!r}" if label else ""))
+
+        perm = str(config.get("perm", ""))
+        try:
+            warnings = enforce_read_only(perm, allow_write_permissions)
+        except PermissionRefused as exc:
+            add("key permissions", "FAIL", f"perm={perm}")
+            report.error = exc
+            skip_rest()
+            return report
+        if warnings:
+            add("key permissions", "warn", f"perm={perm}, accepted by --allow-write-permissions")
+        else:
+            add("key permissions", "ok", f"perm={perm} (read only)")
+
+        ip = str(config.get("ip", ""))
+        if ip:
+            add("IP binding", "ok", f"bound to {ip}: requests from other addresses get 50110")
+        else:
+            add(
+                "IP binding",
+                "warn",
+                "not bound to an IP: binding the key to this machine's address is recommended "
+                "(a read-only key without IPs still works; keys with trade or withdraw rights "
+                "and no IPs expire after 14 days without use)",
+            )
+
+        acct_lv = str(config.get("acctLv", ""))
+        mode = ACCOUNT_MODES.get(acct_lv, f"unknown mode {acct_lv!r}")
+        pos_mode = config.get("posMode", "")
+        add("account mode", "ok", f"acctLv={acct_lv} {mode}" + (f", posMode={pos_mode}" if pos_mode else ""))
+        if settings.demo_trading:
+            add("live or demo", "ok", "demo trading (x-simulated-trading: 1): the key is a demo key")
+        else:
+            add("live or demo", "ok", "live trading: the key is a live key")
+        return report
+    finally:
+        if own_client:
+            client.close()

@@ -1,0 +1,67 @@
+"""Shared fixtures: a generated history and the OKX simulator on loopback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+CLI = [sys.executable, "-m", "okx_journal.cli"]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads the developer's real credentials, store or dlt folders."""
+    for name in list(os.environ):
+        if name.startswith(("OKX_", "SOURCES__OKX", "OKX_JOURNAL")):
+            monkeypatch.delenv(name, raising=False)
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("OKX_JOURNAL_HOME", str(home / "okx-journal"))
+    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, input: str | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``okx-journal`` as a user would, in a subprocess."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("OKX_API")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [*CLI, *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd or REPO,
+        input=input,
+        timeout=timeout,
+    )
+
+
+def creds_env(account: Any) -> dict[str, str]:
+    return {
+        "OKX_API_KEY": account.api_key,
+        "OKX_API_SECRET": account.secret,
+        "OKX_API_PASSPHRASE": account.passphrase,
+    }
+
+
+@pytest.fixture(scope="session")
+def small_history() -> Any:
+    from okx_journal.simulator import generate_history
+
+    return generate_history(seed=11, scale=400)
+
+
+@pytest.fixture
+def simulator(small_history: Any) -> Iterator[Any]:
+    from okx_journal.simulator import Simulator
+
+    with Simulator(small_history, rate_limits=False) as sim:
+        yield sim
