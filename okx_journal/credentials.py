@@ -71,6 +71,8 @@ from sources.okx.errors import ConfigError
 __all__ = [
     "CredentialStore",
     "ProfileInfo",
+    "forget_master",
+    "remember_master",
     "ScryptParams",
     "load_profile",
     "register_store_provider",
@@ -200,7 +202,9 @@ class CredentialStore:
         except FileNotFoundError:
             return []
         except OSError as exc:
-            raise ConfigError(f"cannot read the credential store {self.directory}: {exc.strerror}") from None
+            raise ConfigError(
+                f"cannot read the credential store {self.directory}: {exc.strerror}"
+            ) from None
         names = []
         for entry in entries:
             name = entry.name
@@ -270,11 +274,12 @@ class CredentialStore:
             return []
         if master is None:
             raise ConfigError(f"the master passphrase is needed to list profiles: set {MASTER_ENV}")
-        infos = []
-        for name in names:
-            payload = self._read_payload(name, master)
-            infos.append(ProfileInfo(name, payload["label"], _key_last4(payload["api_key"])))
-        return infos
+        return [self.info(name, master) for name in names]
+
+    def info(self, profile: str, master: str) -> ProfileInfo:
+        """Name, label and the API key's last four characters of one profile."""
+        payload = self._read_payload(profile, master)
+        return ProfileInfo(profile, payload["label"], _key_last4(payload["api_key"]))
 
     def delete(self, profile: str) -> None:
         """Remove ``profile``'s file (no master passphrase needed).
@@ -287,12 +292,12 @@ class CredentialStore:
         """
         path = self.path_for(profile)
         if not path.is_file():
-            raise self._missing(profile)
+            raise self.missing_error(profile)
         with self._locked():
             try:
                 path.unlink()
             except FileNotFoundError:
-                raise self._missing(profile) from None
+                raise self.missing_error(profile) from None
             except OSError as exc:
                 raise ConfigError(f"cannot delete {path}: {exc.strerror}") from None
             self._fsync_directory()
@@ -355,7 +360,7 @@ class CredentialStore:
         try:
             data = path.read_bytes()
         except FileNotFoundError:
-            raise self._missing(profile) from None
+            raise self.missing_error(profile) from None
         except OSError as exc:
             raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
         header = _parse_header(data, path)
@@ -388,7 +393,8 @@ class CredentialStore:
 
     # -- files --------------------------------------------------------------------
 
-    def _missing(self, profile: str) -> ConfigError:
+    def missing_error(self, profile: str) -> ConfigError:
+        """The error for a profile that is not stored (names what is)."""
         names = self.profiles()
         stored = f"stored profiles: {', '.join(names)}" if names else "no profile is stored"
         return ConfigError(
@@ -516,8 +522,14 @@ def stdin_is_terminal() -> bool:
         return False
 
 
+_remembered_master: str | None = None
+
+
 def resolve_master(*, confirm: bool = False) -> str:
     """The master passphrase: ``OKX_JOURNAL_MASTER_KEY``, else a hidden terminal prompt.
+
+    A passphrase that opened the store (``remember_master``) is not asked again in the
+    same process, so ``credentials set`` followed by ``doctor`` asks once.
 
     Args:
         confirm: ask twice (used when the first profile is stored).
@@ -528,6 +540,8 @@ def resolve_master(*, confirm: bool = False) -> str:
     from_env = os.environ.get(MASTER_ENV)
     if from_env:
         return from_env
+    if _remembered_master is not None and not confirm:
+        return _remembered_master
     if not stdin_is_terminal():
         raise ConfigError(
             f"no master passphrase for the credential store: set {MASTER_ENV} "
@@ -545,14 +559,29 @@ def resolve_master(*, confirm: bool = False) -> str:
     return value
 
 
+def remember_master(master: str) -> None:
+    """Keep a master passphrase that opened the store for the rest of the process."""
+    global _remembered_master
+    _remembered_master = master
+
+
+def forget_master() -> None:
+    """Drop a remembered master passphrase (tests, long-lived processes)."""
+    global _remembered_master
+    _remembered_master = None
+
+
 def load_profile(
     profile: str, store: CredentialStore | None = None, master: str | None = None
 ) -> OkxCredentials:
     """The credentials of ``profile``; asks for the master passphrase only if it exists."""
     store = store if store is not None else CredentialStore()
     if not store.exists(profile):
-        raise store._missing(profile)
-    return store.get(profile, master if master is not None else resolve_master())
+        raise store.missing_error(profile)
+    master = master if master is not None else resolve_master()
+    creds = store.get(profile, master)
+    remember_master(master)
+    return creds
 
 
 # -- dlt -----------------------------------------------------------------------
@@ -572,6 +601,7 @@ def register_store_provider(
     Returns:
         the registered provider (a ``CustomLoaderDocProvider``).
     """
+    store = store if store is not None else CredentialStore()
     creds = load_profile(profile, store, master)
     from dlt.common.configuration.container import Container
     from dlt.common.configuration.providers import CustomLoaderDocProvider
@@ -601,10 +631,7 @@ def register_store_provider(
         }
 
     provider = _StoreProvider(
-        PROVIDER_NAME,
-        loader,
-        supports_secrets=True,
-        locations=[str(store.path_for(profile) if store else CredentialStore().path_for(profile))],
+        PROVIDER_NAME, loader, supports_secrets=True, locations=[str(store.path_for(profile))]
     )
     container = Container()[PluggableRunContext].providers
     container[PROVIDER_NAME] = provider  # add, or replace an earlier registration
