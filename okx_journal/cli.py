@@ -204,6 +204,24 @@ def demo(ctx: click.Context, db: str | None, scale: int, report_path: str) -> No
     )
 
 
+@cli.command()
+@_db_option
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
+@click.option("--account", "account_uid", default=None, help="Only this account uid.")
+@click.pass_context
+def report(ctx: click.Context, db: str | None, out: str, account_uid: str | None) -> None:
+    """Write a self-contained HTML report (charts included, no network needed to view it)."""
+    from okx_journal.report import write_report
+
+    info = write_report(resolve_db(ctx, db), Path(out), account_uid=account_uid)
+    failures = info.reconciliation_failures
+    click.echo(
+        f"wrote {info.path} ({info.size_bytes:,} bytes"
+        + (f", {failures} reconciliation failures" if failures else "")
+        + ")"
+    )
+
+
 def _register_optional_commands() -> None:
     try:
         from okx_journal.credentials_cli import credentials

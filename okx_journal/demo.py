@@ -60,8 +60,12 @@ def run_demo(
         )
         echo(summary.to_text())
     _print_pnl(db_path, echo)
+    from okx_journal.report import write_report
+
+    info = write_report(db_path, report_path)
     echo("")
     echo(f"Warehouse: {db_path.resolve()}")
+    echo(f"Report:    {info.path.resolve()}")
     echo("Try next:")
     for query in EXAMPLE_QUERIES:
         echo(f"  duckdb {db_path} \"{query}\"")
