@@ -216,7 +216,7 @@ ERROR_TABLE: dict[str, ErrorInfo] = {
     "51000": ErrorInfo(_Q, False, "OKX rejected a request parameter (code 51000: {okx_msg}): " + _BUG + "."),
     "51001": ErrorInfo(_Q, False, "OKX does not know this instrument (code 51001: {okx_msg}): it may be delisted or expired."),
     "51010": ErrorInfo(_Q, False, "OKX does not support this request in your account mode (code 51010: {okx_msg}): this data exists only in other account modes (OKX: Settings → Account mode)."),
-    "52000": ErrorInfo(_Q, False, "OKX has no market data for this request (code 52000: {okx_msg})."),
+    "52000": ErrorInfo(_Q, False, "OKX has no market data for this request (code 52000: {okx_msg}): the instrument may not have traded in that period; values for it stay empty."),
 }
 
 _UNKNOWN = ErrorInfo(_Q, False, "OKX at {host} answered with error {code}: {okx_msg}")
