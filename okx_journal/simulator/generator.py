@@ -61,6 +61,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -115,13 +116,15 @@ _QUANT = {dp: Decimal(1).scaleb(-dp) for dp in range(0, 16)}
 SPOT_TAKER = Decimal("-0.001")
 SPOT_MAKER = Decimal("-0.0008")
 SPOT_REBATE = Decimal("0.0001")
-DERIV_TAKER = Decimal("0.0005")
-DERIV_MAKER = Decimal("0.0002")
-OPTION_FEE = Decimal("0.0003")
-OPTION_FEE_CAP = Decimal("0.125")
-EXERCISE_FEE = Decimal("0.0002")
-DELIVERY_FEE = Decimal("0.00015")
-LIQ_PENALTY = Decimal("0.005")
+DERIV_TAKER = Fraction("0.0005")
+DERIV_MAKER = Fraction("0.0002")
+_DERIV_TAKER_D = Decimal("0.0005")
+_DERIV_MAKER_D = Decimal("0.0002")
+OPTION_FEE = Fraction("0.0003")
+OPTION_FEE_CAP = Fraction("0.125")
+EXERCISE_FEE = Fraction("0.0002")
+DELIVERY_FEE = Fraction("0.00015")
+LIQ_PENALTY = Fraction("0.005")
 HOURLY_INTEREST = Decimal("0.000005")
 LEVER = Decimal(10)
 
@@ -198,6 +201,15 @@ CONFIG_SAMPLE: dict[str, Any] = {
 def q(x: Decimal, dp: int) -> Decimal:
     """Rounds half-even to ``dp`` decimals."""
     return x.quantize(_QUANT[dp], rounding=ROUND_HALF_EVEN)
+
+
+_POW10 = {dp: 10**dp for dp in range(0, 16)}
+F0 = Fraction(0)
+
+
+def qx(x: Fraction, dp: int) -> Decimal:
+    """Rounds an exact fraction half-even to ``dp`` decimals (no intermediate rounding)."""
+    return Decimal(round(x * _POW10[dp])).scaleb(-dp)
 
 
 def fmt(x: Decimal) -> str:
@@ -548,7 +560,7 @@ class _Pos:
     c_time: int
     u_time: int
     qty: Decimal = D0  # signed: > 0 long, < 0 short
-    avg: Decimal = D0
+    avg: Fraction = F0  # exact average entry price
     open_n: Decimal = D0
     open_val: Decimal = D0  # linear/option: sum n*px; inverse: sum n/px
     close_n: Decimal = D0
@@ -577,13 +589,13 @@ class _Margin:
     trade_id: str = ""
 
 
-_DEC_FIELDS_POS = ("qty", "avg", "open_n", "open_val", "close_n", "close_val", "open_max", "pnl",
+_DEC_FIELDS_POS = ("qty", "open_n", "open_val", "close_n", "close_val", "open_max", "pnl",
                    "fee", "funding", "liq")
 _DEC_FIELDS_MARGIN = ("qty", "cost", "liab", "interest")
 
 
 def _obj_to_json(o: Any) -> dict[str, Any]:
-    return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in vars(o).items()}
+    return {k: (str(v) if isinstance(v, Decimal | Fraction) else v) for k, v in vars(o).items()}
 
 
 # ------------------------------------------------------------------------------ public data
@@ -690,6 +702,7 @@ class _Engine:
         self.heap: list[list[Any]] = []
         self.seq = 0
         self.now = market.start_ms
+        self._ctvm_cache: dict[str, Fraction] = {}
         self._by_cat: dict[str, list[Spec]] = {c: [] for c, _w in _CATEGORIES}
         for sp in market.specs.values():
             if sp.traded:
@@ -716,6 +729,7 @@ class _Engine:
         e.bal = {k: Decimal(v) for k, v in d["bal"].items()}
         for pd in d["pos"]:
             kw: dict[str, Any] = {k: (Decimal(v) if k in _DEC_FIELDS_POS else v) for k, v in pd.items()}
+            kw["avg"] = Fraction(pd["avg"])
             p = _Pos(**kw)
             e.pos[(p.inst_id, p.side_key)] = p
         e.pos_memory = {k: list(v) for k, v in d["pos_memory"].items()}
@@ -936,7 +950,8 @@ class _Engine:
               px: str = "", pnl: str = "0", fee: str = "0", ord_id: str = "", trade_id: str = "",
               exec_type: str = "", fill_time: str = "", idx_px: str = "", mark_px: str = "",
               bill_id: str | None = None, frm: str = "", to: str = "", interest: str = "0",
-              opt: tuple[str, str, str, str] = ("", "", "", "")) -> dict[str, Any]:
+              opt: tuple[str, str, str, str] = ("", "", "", ""),
+              ts_s: str | None = None) -> dict[str, Any]:
         bal = self.bal.get(ccy, D0) + chg
         self.bal[ccy] = bal
         b = {
@@ -948,7 +963,7 @@ class _Engine:
             "from": frm, "instId": inst_id, "instType": inst_type, "interest": interest,
             "mgnMode": mgn_mode, "notes": "", "ordId": ord_id, "pnl": pnl, "posBal": "0",
             "posBalChg": "0", "px": px, "subType": sub_type, "sz": sz, "tag": "", "to": to,
-            "tradeId": trade_id, "ts": str(ts), "type": type_,
+            "tradeId": trade_id, "ts": ts_s or str(ts), "type": type_,
         }
         self.acct.bills.append(b)
         return b
@@ -1011,10 +1026,12 @@ class _Engine:
         mgn = "cross" if margin else "cash"
         b1 = self._bill(ts, "2", sub, s.base, base_chg, inst_type=s.inst_type, inst_id=s.inst_id,
                         mgn_mode=mgn, sz=sz_s, px=px_s, fee=base_fee, ord_id=ord_id,
-                        trade_id=trade_id, exec_type=exec_type, fill_time=fill_time, idx_px=idx_s)
+                        trade_id=trade_id, exec_type=exec_type, fill_time=fill_time, idx_px=idx_s,
+                        ts_s=ts_s)
         self._bill(ts, "2", sub, s.quote, quote_chg, inst_type=s.inst_type, inst_id=s.inst_id,
                    mgn_mode=mgn, sz=fmt(gross), px=px_s, fee=quote_fee, ord_id=ord_id,
-                   trade_id=trade_id, exec_type=exec_type, fill_time=fill_time, idx_px=idx_s)
+                   trade_id=trade_id, exec_type=exec_type, fill_time=fill_time, idx_px=idx_s,
+                   ts_s=ts_s)
         self.acct.fills.append(_fill_record((
             s.inst_type, s.inst_id, trade_id, ord_id, "", b1["billId"], sub, "", px_s, sz_s,
             idx_s, "0", "", "", "", "", "", side, "net", exec_type, fee_ccy, fmt(fee), ts_s,
@@ -1083,16 +1100,23 @@ class _Engine:
         mark = _dec_from_float(fair * (1.0 + (rng.random() - 0.5) * 0.0002), s.tick)
         return px, _dec_from_float(idx, s.tick), mark, idx
 
-    @staticmethod
-    def pnl(s: Spec, avg: Decimal, exit_px: Decimal, n: Decimal, long: bool) -> Decimal:
-        """Contract P&L of closing ``n`` contracts (okx-api §5.1), rounded."""
-        if s.kind == "linear":
-            v = s.ct_val * s.ct_mult * n * (exit_px - avg)
-        elif s.kind == "inverse":
-            v = s.ct_val * s.ct_mult * n * (D1 / avg - D1 / exit_px)
-        else:
-            v = (exit_px - avg) * n * s.ct_mult * s.ct_val
-        return q(v if long else -v, s.dp)
+    def _ctvm(self, s: Spec) -> Fraction:
+        """``ctVal * ctMult`` as an exact fraction."""
+        v = self._ctvm_cache.get(s.inst_id)
+        if v is None:
+            v = Fraction(s.ct_val) * Fraction(s.ct_mult)
+            self._ctvm_cache[s.inst_id] = v
+        return v
+
+    def pnl(self, s: Spec, avg: Fraction, exit_px: Decimal | Fraction, n: Decimal,
+            long: bool) -> Decimal:
+        """Contract P&L of closing ``n`` contracts (okx-api §5.1), exact, then rounded."""
+        x = Fraction(exit_px)
+        if s.kind == "inverse":
+            v = self._ctvm(s) * Fraction(n) * (1 / avg - 1 / x)
+        else:  # linear: ctVal*ctMult*n*(exit-entry); option: (exit-entry)*n*ctMult*ctVal
+            v = self._ctvm(s) * Fraction(n) * (x - avg)
+        return qx(v if long else -v, s.dp)
 
     def _deriv_trade(self, s: Spec, side_key: str, delta: Decimal, ts: int, exec_type: str,
                      mode: str = "trade") -> None:
@@ -1112,12 +1136,16 @@ class _Engine:
         if mode == "adl":
             fee = D0
         elif mode == "liq":
-            fee = -q(self._notional(s, n, px) * LIQ_PENALTY, dp)
+            fee = -qx(self._notional(s, n, px) * LIQ_PENALTY, dp)
         elif s.kind == "option":
-            fee = -q(min(OPTION_FEE * n * s.ct_mult * s.ct_val, OPTION_FEE_CAP * premium), dp)
-        else:
+            fee = -qx(min(OPTION_FEE * Fraction(n) * self._ctvm(s), OPTION_FEE_CAP * Fraction(premium)),
+                      dp)
+        elif s.kind == "inverse":
             rate = DERIV_TAKER if exec_type == "T" else DERIV_MAKER
-            fee = -q(self._notional(s, n, px) * rate, dp)
+            fee = -qx(self._notional(s, n, px) * rate, dp)
+        else:  # linear: every factor is a terminating decimal, so Decimal is exact here
+            rate_d = _DERIV_TAKER_D if exec_type == "T" else _DERIV_MAKER_D
+            fee = -q(n * s.ct_val * s.ct_mult * px * rate_d, dp)
         if s.kind == "option":
             chg = (-premium if buy else premium) + fee
         else:
@@ -1163,7 +1191,7 @@ class _Engine:
             pnl_s, opt[0], opt[1], opt[2], opt[3], mark_s, "buy" if buy else "sell", side_key,
             exec_type, s.settle, fee_s, b["ts"], fill_time, "", "",
         )))
-        fee_close = fee if open_n == 0 else q(fee * close_n / n, dp)
+        fee_close = fee if open_n == 0 else qx(Fraction(fee) * Fraction(close_n) / Fraction(n), dp)
         if p is not None and close_n:
             p.qty += close_n if buy else -close_n
             p.close_n += close_n
@@ -1185,19 +1213,18 @@ class _Engine:
         if open_n:
             self._open(s, side_key, open_n if buy else -open_n, px, ts, fee - fee_close, trade_id)
 
-    def _notional(self, s: Spec, n: Decimal, px: Decimal) -> Decimal:
-        """Fee base in the settle currency."""
-        if s.kind == "linear":
-            return n * s.ct_val * s.ct_mult * px
+    def _notional(self, s: Spec, n: Decimal, px: Decimal | Fraction) -> Fraction:
+        """Fee base in the settle currency (inverse: ``ctVal*ctMult*n/px`` coin), exact."""
         if s.kind == "inverse":
-            return n * s.ct_val * s.ct_mult / px
-        return n * s.ct_val * s.ct_mult * px
+            return self._ctvm(s) * Fraction(n) / Fraction(px)
+        return self._ctvm(s) * Fraction(n) * Fraction(px)
 
     def _open(self, s: Spec, side_key: str, delta: Decimal, px: Decimal, ts: int,
               fee: Decimal, trade_id: str) -> None:
         key = (s.inst_id, side_key)
         p = self.pos.get(key)
         m = abs(delta)
+        fpx = Fraction(px)
         if p is None:
             mem_key = f"{s.inst_id}|{side_key}"
             mem = self.pos_memory.get(mem_key)
@@ -1208,13 +1235,15 @@ class _Engine:
             p = _Pos(s.inst_type, s.inst_id, side_key, pos_id, ts, ts,
                      direction=1 if delta > 0 else -1)
             self.pos[key] = p
-            p.avg = px
+            p.avg = fpx
         else:
             aq = abs(p.qty)
             if s.kind == "inverse":
-                p.avg = (aq + m) / (aq / p.avg + m / px)
+                fa, fm = Fraction(aq), Fraction(m)
+                p.avg = (fa + fm) / (fa / p.avg + fm / fpx)
             else:
-                p.avg = (p.avg * aq + px * m) / (aq + m)
+                fa, fm = Fraction(aq), Fraction(m)
+                p.avg = (p.avg * fa + fpx * fm) / (fa + fm)
         p.qty += delta
         p.open_n += m
         p.open_val += m / px if s.kind == "inverse" else m * px
@@ -1237,10 +1266,10 @@ class _Engine:
     def _history_row(self, s: Spec, p: _Pos, ts: int) -> dict[str, Any]:
         realized = p.pnl + p.fee + p.funding + p.liq
         open_avg = self._avg(s, p.open_n, p.open_val)
-        margin = self._notional(s, p.open_max, open_avg) if open_avg else D0
+        margin = self._notional(s, p.open_max, open_avg) if open_avg else F0
         if s.kind != "option":
-            margin = margin / LEVER
-        ratio = fmt(q(realized / margin, 8)) if margin else "0"
+            margin = margin / 10
+        ratio = fmt(qx(Fraction(realized) / margin, 8)) if margin else "0"
         return _hist_record((
             str(p.c_time), s.settle, fmt(q(self._avg(s, p.close_n, p.close_val), 8)),
             fmt(p.close_n), s.inst_id, s.inst_type, "" if s.kind == "option" else "10", "cross",
@@ -1260,7 +1289,7 @@ class _Engine:
             mark = _dec_from_float(self.m.index(s.und, t) * 1.0002, s.tick)
             n = abs(p.qty)
             notional = self._notional(s, n, mark)
-            amt = q(-notional * rate if p.qty > 0 else notional * rate, s.dp)
+            amt = qx(-notional * Fraction(rate) if p.qty > 0 else notional * Fraction(rate), s.dp)
             if amt == 0:
                 continue
             self._ensure(s.settle, amt, t)
@@ -1278,24 +1307,26 @@ class _Engine:
             n = abs(p.qty)
             long = p.qty > 0
             if s.kind == "option":
+                fs = Fraction(settle_px)
                 if s.opt_type == "C":
-                    intrinsic = max(settle_px - s.strike, D0) / settle_px
+                    intrinsic = max(fs - Fraction(s.strike), F0) / fs
                 else:
-                    intrinsic = max(s.strike - settle_px, D0) / settle_px
-                cash = q(intrinsic * n * s.ct_mult * s.ct_val, s.dp)
-                pnl = q((cash - p.avg * n * s.ct_mult * s.ct_val) * (1 if long else -1), s.dp)
+                    intrinsic = max(Fraction(s.strike) - fs, F0) / fs
+                units = Fraction(n) * self._ctvm(s)
+                cash = qx(intrinsic * units, s.dp)
+                pnl = qx((Fraction(cash) - p.avg * units) * (1 if long else -1), s.dp)
                 if cash == 0:
                     sub, fee, chg = "172", D0, D0
                 elif long:
                     sub = "170"
-                    fee = -q(min(EXERCISE_FEE * n * s.ct_mult * s.ct_val, OPTION_FEE_CAP * cash), s.dp)
+                    fee = -qx(min(EXERCISE_FEE * units, OPTION_FEE_CAP * Fraction(cash)), s.dp)
                     chg = cash + fee
                 else:
                     sub, fee, chg = "171", D0, -cash
-                exit_val = intrinsic * n
+                exit_val = Decimal(intrinsic.numerator) / Decimal(intrinsic.denominator) * n
             else:
                 pnl = self.pnl(s, p.avg, settle_px, n, long)
-                fee = -q(self._notional(s, n, settle_px) * DELIVERY_FEE, s.dp)
+                fee = -qx(self._notional(s, n, settle_px) * DELIVERY_FEE, s.dp)
                 chg = pnl + fee
                 sub = "112" if long else "113"
                 exit_val = n / settle_px if s.kind == "inverse" else n * settle_px
@@ -1329,7 +1360,7 @@ class _Engine:
             rec: dict[str, Any] = dict.fromkeys(POSITION_FIELDS, "")
             notional_usd = (n * s.ct_val * s.ct_mult * usd[s.und]) if s.kind != "inverse" else n * s.ct_val
             rec.update({
-                "adl": "1", "avgPx": fmt(q(p.avg, 8)), "cTime": str(p.c_time), "ccy": s.settle,
+                "adl": "1", "avgPx": fmt(qx(p.avg, 8)), "cTime": str(p.c_time), "ccy": s.settle,
                 "closeOrderAlgo": [], "fee": fmt(p.fee), "fundingFee": fmt(p.funding),
                 "idxPx": fmt(idx), "instId": s.inst_id, "instType": s.inst_type,
                 "last": fmt(mark), "lever": "" if s.kind == "option" else "10",
