@@ -206,6 +206,29 @@ def demo(ctx: click.Context, db: str | None, scale: int, report_path: str) -> No
 
 @cli.command()
 @_db_option
+@click.option(
+    "--suite",
+    "suites",
+    multiple=True,
+    type=click.Choice(["raw", "journal", "coverage"]),
+    help="Run only this suite (repeatable); default all.",
+)
+@click.pass_context
+def check(ctx: click.Context, db: str | None, suites: tuple[str, ...]) -> None:
+    """Run the data-quality suites (great-expectations) on the loaded data; exit 5 on a failure.
+
+    Prints a short table (suite, expectations, failed, first failing example) and writes
+    the full results as JSON next to the database (<db>.checks.json).
+    """
+    from okx_journal.checks import run_checks
+
+    report = run_checks(resolve_db(ctx, db), suites=list(suites) or None)
+    click.echo(report.to_table())
+    report.raise_for_failures()
+
+
+@cli.command()
+@_db_option
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
 @click.option("--account", "account_uid", default=None, help="Only this account uid.")
 @click.pass_context
