@@ -134,3 +134,10 @@ def test_unreachable_host_exits_4() -> None:
     assert result.returncode == 4, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
+
+
+def test_revoked_key_says_it_was_deleted(fresh: tuple[Any, Any]) -> None:
+    account, sim = fresh
+    account.revoked = True
+    line = _assert_clean_failure(_doctor(sim, creds_env(account)), account, "50119")
+    assert "deleted" in line or "revoked" in line
