@@ -1,0 +1,87 @@
+-- grain: one row per fill (account_uid, bill_id)
+-- materialized: table
+-- depends_on: journal_staging.stg_okx__fills, journal_int.int_book_events, journal_int.int_leg_pnl
+-- description: One row per OKX fill (account_uid, bill_id), as OKX reported it, plus its realised P&L in the P&L currency (FIFO for SPOT/MARGIN, OKX fill_pnl for derivatives) and the round trip it belongs to.
+-- column bill_id: OKX bill id of the fill (unique per account)
+-- column fill_px: fill price as OKX sent it (inverse contracts: USD; options: in coin)
+-- column fill_sz: fill size: base currency for SPOT/MARGIN, contracts for derivatives
+-- column fee: fee as OKX sent it, in fee_ccy; negative = charged, positive = rebate
+-- column fill_pnl: OKX realised P&L of a closing derivative fill (0 for SPOT/MARGIN and opening fills)
+-- column filled_at: trade time (OKX fillTime), UTC
+-- column is_liquidation: a liquidation fill (sub_type 100-107 or negative trade_id)
+-- column pnl_ccy: currency of gross_pnl, fee_pnl_ccy and net_pnl: quote ccy for SPOT/MARGIN, settle ccy for derivatives
+-- column fee_pnl_ccy: the fee in pnl_ccy (base-currency fees valued at fill_px; liquidation fills: the liquidation bill's fee incl. penalty)
+-- column fee_unvalued: the fee is in a currency that is neither base nor quote: left out of P&L (see journal.reconciliation)
+-- column gross_pnl: realised gross P&L of this fill in pnl_ccy
+-- column net_pnl: gross_pnl + fee_pnl_ccy
+-- column uncovered_sz: SPOT sell quantity not covered by earlier buys in the data (no cost basis; see journal.reconciliation)
+-- column round_trip_id: round trip this fill closes (or opens, when it closes none)
+-- column next_round_trip_id: for a fill that flips the position: the round trip its remainder opens
+with fills as (
+
+    select * from journal_staging.stg_okx__fills
+
+),
+
+events as (
+
+    select * from journal_int.int_book_events
+    where event_source = 'fill'
+
+),
+
+fifo_gross as (
+
+    -- SPOT/MARGIN: the FIFO gross of the close leg (the only leg with gross)
+    select account_uid, bill_id, gross
+    from journal_int.int_leg_pnl
+    where family = 'spot' and leg_kind = 'close'
+
+),
+
+final as (
+
+    select
+        fills.bill_id,
+        fills.account_uid,
+        fills.inst_type,
+        fills.inst_id,
+        fills.side,
+        fills.pos_side,
+        fills.fill_px,
+        fills.fill_sz,
+        fills.fee,
+        fills.fee_ccy,
+        fills.fill_pnl,
+        fills.filled_at,
+        fills.trade_id,
+        fills.ord_id,
+        fills.sub_type,
+        fills.exec_type,
+        fills.sub_type in ('100', '101', '102', '103', '104', '105', '106', '107')
+            or starts_with(coalesce(fills.trade_id, ''), '-')     as is_liquidation,
+        events.pnl_ccy,
+        coalesce(events.event_fee, 0)                             as fee_pnl_ccy,
+        coalesce(events.fee_unvalued, false)                      as fee_unvalued,
+        coalesce(events.event_gross, 0) + coalesce(fifo_gross.gross, 0) as gross_pnl,
+        coalesce(events.event_gross, 0) + coalesce(fifo_gross.gross, 0)
+            + coalesce(events.event_fee, 0)                       as net_pnl,
+        coalesce(events.uncovered_qty, 0)                         as uncovered_sz,
+        events.account_uid || ':' || events.inst_type || ':' || events.inst_id || ':'
+            || events.pos_side || ':'
+            || cast(case when events.close_qty > 0 then events.trip_before
+                         when events.open_qty > 0 then events.trip_after
+                         when events.pos_before <> 0 then events.trip_before
+                         end as varchar)                          as round_trip_id,
+        case when events.is_flip then
+            events.account_uid || ':' || events.inst_type || ':' || events.inst_id || ':'
+            || events.pos_side || ':' || cast(events.trip_after as varchar) end as next_round_trip_id
+    from fills
+    left join events
+        on events.account_uid = fills.account_uid and events.bill_id = fills.bill_id
+    left join fifo_gross
+        on fifo_gross.account_uid = fills.account_uid and fifo_gross.bill_id = fills.bill_id
+
+)
+
+select * from final

@@ -1,0 +1,135 @@
+-- grain: one row per open position: account_uid × inst_type × inst_id × pos_side
+-- materialized: table
+-- depends_on: journal.round_trips, journal_int.int_leg_pnl, journal_int.int_spot_lots_matched, journal_staging.stg_okx__positions
+-- description: Positions open at the end of the data: the open round trip of each book (size, FIFO cost of the remaining lots for SPOT/MARGIN, average entry for derivatives, realised P&L so far), joined with OKX's latest positions snapshot of the account (mark price, unrealised P&L). A position only in the snapshot (opened before the fill history) has source 'snapshot'.
+-- column size: absolute open size (base ccy for SPOT/MARGIN, contracts for derivatives)
+-- column avg_entry_px: SPOT/MARGIN: FIFO average cost of the remaining lots; derivatives: size-weighted average opening price of the trip (display precision)
+-- column realized_net_pnl: net P&L realised so far in the open trip (partial closes, fees, funding, interest), in pnl_ccy
+-- column okx_upl: unrealised P&L reported by OKX in the latest snapshot (in okx_ccy)
+-- column source: journal (from fills), snapshot (only in the positions snapshot), both
+with trips as (
+
+    select * from journal.round_trips
+    where not is_closed
+
+),
+
+spot_lots as (
+
+    select
+        account_uid, inst_type, inst_id, direction, bill_id, px, leg_qty,
+        sum(leg_qty) over (
+            partition by account_uid, inst_type, inst_id, direction
+            order by event_at, bill_seq, bill_id
+            rows between unbounded preceding and current row
+        )                                                         as cum_end
+    from journal_int.int_leg_pnl
+    where family = 'spot' and leg_kind = 'open'
+
+),
+
+spot_closed as (
+
+    select account_uid, inst_type, inst_id, direction, max(boundary) as total_closed
+    from journal_int.int_spot_lots_matched
+    group by all
+
+),
+
+spot_remaining as (
+
+    select
+        spot_lots.account_uid, spot_lots.inst_type, spot_lots.inst_id,
+        sum(spot_lots.px * (spot_lots.cum_end - greatest(spot_lots.cum_end - spot_lots.leg_qty,
+                                                         coalesce(spot_closed.total_closed, 0))))
+                                                                  as remaining_cost,
+        sum(spot_lots.cum_end - greatest(spot_lots.cum_end - spot_lots.leg_qty,
+                                         coalesce(spot_closed.total_closed, 0))) as remaining_qty
+    from spot_lots
+    left join spot_closed
+        on spot_closed.account_uid = spot_lots.account_uid
+        and spot_closed.inst_type = spot_lots.inst_type
+        and spot_closed.inst_id = spot_lots.inst_id
+        and spot_closed.direction = spot_lots.direction
+    where spot_lots.cum_end > coalesce(spot_closed.total_closed, 0)
+    group by all
+
+),
+
+journal_positions as (
+
+    select
+        trips.account_uid,
+        trips.inst_type,
+        trips.inst_id,
+        trips.pos_side,
+        trips.direction,
+        trips.round_trip_id,
+        trips.opened_at,
+        trips.current_size                                        as size,
+        case when trips.inst_type in ('SPOT', 'MARGIN') and spot_remaining.remaining_qty > 0
+             then cast(cast(spot_remaining.remaining_cost as double)
+                       / cast(spot_remaining.remaining_qty as double) as decimal(38, 12))
+             else trips.entry_px end                              as avg_entry_px,
+        trips.net_pnl                                             as realized_net_pnl,
+        trips.pnl_ccy
+    from trips
+    left join spot_remaining
+        on spot_remaining.account_uid = trips.account_uid
+        and spot_remaining.inst_type = trips.inst_type
+        and spot_remaining.inst_id = trips.inst_id
+
+),
+
+latest_snapshot as (
+
+    select *
+    from journal_staging.stg_okx__positions
+    qualify snapshot_at = max(snapshot_at) over (partition by account_uid)
+
+),
+
+snapshot_positions as (
+
+    select * from latest_snapshot
+    where pos is not null and pos <> 0
+
+),
+
+final as (
+
+    select
+        coalesce(j.account_uid, s.account_uid)                    as account_uid,
+        coalesce(j.inst_type, s.inst_type)                        as inst_type,
+        coalesce(j.inst_id, s.inst_id)                            as inst_id,
+        coalesce(j.pos_side, s.pos_side)                          as pos_side,
+        coalesce(j.direction,
+                 case when s.pos_side in ('long', 'short') then s.pos_side
+                      when s.pos > 0 then 'long' else 'short' end) as direction,
+        j.round_trip_id,
+        coalesce(j.opened_at, s.opened_at)                        as opened_at,
+        coalesce(j.size, abs(s.pos))                              as size,
+        coalesce(j.avg_entry_px, cast(s.avg_px as decimal(38, 12))) as avg_entry_px,
+        j.realized_net_pnl,
+        j.pnl_ccy,
+        s.snapshot_at,
+        s.pos                                                     as okx_pos,
+        s.avg_px                                                  as okx_avg_px,
+        s.mark_px                                                 as okx_mark_px,
+        s.upl                                                     as okx_upl,
+        s.ccy                                                     as okx_ccy,
+        s.liq_px                                                  as okx_liq_px,
+        s.lever                                                   as okx_lever,
+        case when j.account_uid is not null and s.account_uid is not null then 'both'
+             when j.account_uid is not null then 'journal'
+             else 'snapshot' end                                  as source
+    from journal_positions as j
+    full outer join snapshot_positions as s
+        on s.account_uid = j.account_uid
+        and s.inst_type = j.inst_type
+        and s.inst_id = j.inst_id
+        and s.pos_side = j.pos_side
+
+)
+
+select * from final
