@@ -1,0 +1,545 @@
+"""One sync run: lock, OKX client, read-only check, dlt pipeline, journal, summary.
+
+``run_sync`` is what ``okx-journal sync`` calls. In order:
+
+1. take the database's lock (``<db>.lock``, ``fcntl``): a second sync of the same
+   database raises ``SyncLocked`` (exit 6) at once;
+2. finish a load package left by an interrupted run (its data and cursors were
+   extracted together; loading it first is what makes a killed run lose nothing);
+3. read ``account/config`` and refuse keys that can trade or withdraw
+   (``okx_journal.permissions.enforce_read_only``);
+4. run the dlt pipeline (``sources.okx.okx_source``) into DuckDB at ``db_path``, dataset
+   ``okx_raw``; dlt's pipeline folder is ``<db>.dlt/`` beside the database, so two
+   databases never share cursor state, and dlt's telemetry is off;
+5. rebuild the journal (``okx_journal.transform.build_journal``) when that module exists;
+6. return a ``SyncSummary``.
+
+Progress goes to stderr: a live line on a terminal (rows per resource, rate-limit
+waits), plain log lines otherwise.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from okx_journal.lock import SyncLock
+from sources.okx.credentials import OkxCredentials
+from sources.okx.errors import ConfigError, OkxJournalError
+
+__all__ = [
+    "PIPELINE_NAME",
+    "RAW_DATASET",
+    "SyncOptions",
+    "SyncSummary",
+    "pipelines_dir_for",
+    "run_sync",
+]
+
+PIPELINE_NAME = "okx_journal"
+RAW_DATASET = "okx_raw"
+#: raw tables whose new rows the summary counts, in display order
+SUMMARY_TABLES = (
+    "fills",
+    "bills",
+    "positions_history",
+    "positions",
+    "balances",
+    "instruments",
+    "account_config",
+)
+_LEDGER_TABLES = ("fills", "bills", "positions_history")
+
+
+def pipelines_dir_for(db_path: Path) -> Path:
+    """dlt's working folder for a database: ``<db>.dlt/`` in the same directory."""
+    db_path = Path(db_path)
+    return db_path.with_name(db_path.name + ".dlt")
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    """What one sync does (CONTRACT §2 ``okx-journal sync``).
+
+    Attributes:
+        db_path: The DuckDB file.
+        credentials: The read-only API key.
+        base_url: OKX host (``https://www.okx.com``, ``https://eea.okx.com``,
+            ``https://us.okx.com``) or the simulator's loopback URL.
+        demo_trading: Send ``x-simulated-trading: 1``.
+        full_refresh: Ignore the cursors and read everything OKX still keeps. Nothing is
+            deleted: rows OKX no longer serves (older than its 3 months) stay.
+        allow_write_permissions: Accept a key that can trade or withdraw (warns).
+        rate_limits: Pace requests to OKX's documented limits (off only for simulators
+            without limits).
+        progress: Live progress line; None: when stderr is a terminal.
+        quiet: No log lines at all.
+        transforms: Rebuild the journal after loading (when the transforms exist).
+    """
+
+    db_path: Path
+    credentials: OkxCredentials
+    base_url: str = "https://www.okx.com"
+    demo_trading: bool = False
+    full_refresh: bool = False
+    allow_write_permissions: bool = False
+    rate_limits: bool = True
+    progress: bool | None = None
+    quiet: bool = False
+    transforms: bool = True
+
+
+@dataclass
+class SyncSummary:
+    """What a sync did.
+
+    Attributes:
+        db_path: The database.
+        account_uid: OKX uid of the key's account.
+        new_rows: Rows that were not in the database before, per raw table (for this
+            account; ``instruments`` are shared by all accounts).
+        fetched_rows: Rows read from OKX per resource (includes the re-read overlap).
+        span: ``(first, last)`` record time (UTC) of this account's fills, bills and
+            positions history in the database after the sync.
+        fetched_span: The same for the records read in this run.
+        rate_limit_waits: Times the client waited for OKX's rate limits.
+        rate_limit_wait_seconds: Seconds spent in those waits.
+        rate_limited_answers: 50011 / HTTP 429 answers received (and retried).
+        requests: HTTP requests sent.
+        seconds: Wall time of the whole sync.
+        warnings: Sentences for the user.
+        resumed_package: An interrupted run's pending load was completed first.
+        journal_built: The journal transforms ran.
+    """
+
+    db_path: Path
+    account_uid: str = ""
+    new_rows: dict[str, int] = field(default_factory=dict)
+    fetched_rows: dict[str, int] = field(default_factory=dict)
+    span: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)
+    fetched_span: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)
+    rate_limit_waits: int = 0
+    rate_limit_wait_seconds: float = 0.0
+    rate_limited_answers: int = 0
+    requests: int = 0
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    resumed_package: bool = False
+    journal_built: bool = False
+
+    def to_text(self) -> str:
+        """One paragraph for the terminal."""
+        n = self.new_rows
+        parts = [
+            f"{n.get('fills', 0):,} new fills",
+            f"{n.get('bills', 0):,} new ledger entries",
+            f"{n.get('positions_history', 0):,} new position-history records",
+            f"{n.get('instruments', 0):,} new instruments",
+        ]
+        text = (
+            f"Synced OKX account {self.account_uid} into {self.db_path} in {self.seconds:.1f} s: "
+            + ", ".join(parts)
+            + f"; snapshot of {n.get('positions', 0):,} open positions and "
+            + f"{n.get('balances', 0):,} currency balances."
+        )
+        first = [s[0] for s in self.span.values()]
+        last = [s[1] for s in self.span.values()]
+        if first and last:
+            text += f" The database holds this account's history from {_day(min(first))} to {_day(max(last))}."
+        if self.rate_limit_waits:
+            text += (
+                f" Waited {self.rate_limit_wait_seconds:.1f} s in {self.rate_limit_waits} pauses "
+                "for OKX's rate limits."
+            )
+        if self.rate_limited_answers:
+            text += f" OKX answered 'rate limit' {self.rate_limited_answers} times (retried)."
+        if self.resumed_package:
+            text += " First completed the load of an interrupted sync."
+        text += " Journal rebuilt." if self.journal_built else ""
+        for warning in self.warnings:
+            text += " Warning: " + warning.removeprefix("warning: ")
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form for ``--json``."""
+        return {
+            "db_path": str(self.db_path),
+            "account_uid": self.account_uid,
+            "new_rows": dict(self.new_rows),
+            "fetched_rows": dict(self.fetched_rows),
+            "span": {k: [v[0].isoformat(), v[1].isoformat()] for k, v in self.span.items()},
+            "fetched_span": {
+                k: [v[0].isoformat(), v[1].isoformat()] for k, v in self.fetched_span.items()
+            },
+            "rate_limit_waits": self.rate_limit_waits,
+            "rate_limit_wait_seconds": round(self.rate_limit_wait_seconds, 3),
+            "rate_limited_answers": self.rate_limited_answers,
+            "requests": self.requests,
+            "seconds": round(self.seconds, 3),
+            "warnings": list(self.warnings),
+            "resumed_package": self.resumed_package,
+            "journal_built": self.journal_built,
+        }
+
+
+def _day(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _ms_to_dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def _stderr(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+# ----------------------------------------------------------------------------- progress
+
+
+class _Progress:
+    """Counts rows and rate-limit waits; shows them live on a terminal or as log lines."""
+
+    def __init__(self, log: Callable[[str], None] | None, live: bool) -> None:
+        self.log = log
+        self.live = live and log is not None
+        self.rows: dict[str, int] = {}
+        self.waits = 0
+        self.wait_seconds = 0.0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_line = 0.0
+        self._shown = False
+
+    def on_rows(self, resource: str, n: int) -> None:
+        with self._lock:
+            self.rows[resource] = self.rows.get(resource, 0) + n
+
+    def on_wait(self, path: str, seconds: float) -> None:
+        with self._lock:
+            self.waits += 1
+            self.wait_seconds += max(0.0, seconds)
+
+    def line(self) -> str:
+        with self._lock:
+            rows = "  ".join(f"{k} {v:,}" for k, v in sorted(self.rows.items()))
+            waits = f"rate-limit waits {self.waits} ({self.wait_seconds:.1f} s)"
+        return f"syncing: {rows or 'starting'}  |  {waits}"
+
+    def _loop(self) -> None:
+        interval = 0.5 if self.live else 15.0
+        while not self._stop.wait(interval):
+            self.show()
+
+    def show(self) -> None:
+        if self.log is None:
+            return
+        if self.live:
+            sys.stderr.write("\r\x1b[K" + self.line())
+            sys.stderr.flush()
+            self._shown = True
+        else:
+            self.log(self.line())
+
+    def start(self) -> None:
+        if self.log is None:
+            return
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="okx-progress")
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+        if self._shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+
+# ----------------------------------------------------------------------------- database reads
+
+
+@contextmanager
+def _duckdb(db_path: Path, read_only: bool = True) -> Iterator[Any]:
+    import duckdb
+
+    con = duckdb.connect(str(db_path), read_only=read_only)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _sql_text(value: str) -> str:
+    """A SQL string literal (values are inlined: DuckDB's Python client imports pandas,
+    half a second, on the first parameterised query)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _existing_tables(con: Any) -> set[str]:
+    rows = con.execute(
+        f"SELECT table_name FROM duckdb_tables() WHERE schema_name = {_sql_text(RAW_DATASET)}"
+    ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
+def _read_db(db_path: Path, uid: str, spans: bool) -> tuple[dict[str, int], dict[str, tuple[datetime, datetime]]]:
+    """Rows per raw table (this account's; all instruments) and, optionally, time spans."""
+    counts: dict[str, int] = {}
+    found: dict[str, tuple[datetime, datetime]] = {}
+    if not db_path.exists():
+        return counts, found
+    account = _sql_text(uid)
+    with _duckdb(db_path) as con:
+        tables = _existing_tables(con)
+        for name in SUMMARY_TABLES:
+            if name not in tables:
+                continue
+            where = "" if name == "instruments" else f" WHERE account_uid = {account}"
+            row = con.execute(f'SELECT count(*) FROM {RAW_DATASET}."{name}"{where}').fetchone()
+            counts[name] = int(row[0]) if row else 0
+        if spans:
+            for name, col in (("fills", "ts"), ("bills", "ts"), ("positions_history", "u_time")):
+                if name not in tables:
+                    continue
+                row = con.execute(
+                    f'SELECT min("{col}"), max("{col}") FROM {RAW_DATASET}."{name}" '
+                    f"WHERE account_uid = {account}"
+                ).fetchone()
+                if row and row[0] is not None and row[1] is not None:
+                    found[name] = (row[0].astimezone(UTC), row[1].astimezone(UTC))
+    return counts, found
+
+
+# ----------------------------------------------------------------------------- dlt
+
+
+def _quiet_dlt() -> None:
+    """dlt settings of a sync, unless the environment sets them explicitly.
+
+    Telemetry off (an offline tool handling trading data); ``_dlt_load_id`` on every
+    raw row (the staging transforms order re-loaded rows by it); job files of loaded
+    packages deleted.
+    """
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
+    # a loaded package's files are not needed again: keep the folder from growing each run
+    os.environ.setdefault("LOAD__DELETE_COMPLETED_JOBS", "true")
+
+
+#: DuckDB settings for the load: no insertion-order bookkeeping (less memory in large
+#: merges). No ``memory_limit``: a merge's transaction holds its rows in memory and a
+#: limit makes a large backfill fail with "Out of Memory" instead of spilling.
+DUCKDB_LOAD_CONFIG: dict[str, Any] = {
+    "preserve_insertion_order": False,
+}
+
+
+def _pipeline(db_path: Path) -> Any:
+    import dlt
+    from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
+    pipelines_dir = pipelines_dir_for(db_path)
+    pipelines_dir.mkdir(parents=True, exist_ok=True)
+    credentials = DuckDbCredentials(str(db_path), global_config=dict(DUCKDB_LOAD_CONFIG))
+    return dlt.pipeline(
+        pipeline_name=PIPELINE_NAME,
+        pipelines_dir=str(pipelines_dir),
+        destination=dlt.destinations.duckdb(credentials=credentials),
+        dataset_name=RAW_DATASET,
+    )
+
+
+def _okx_error_in(exc: BaseException) -> OkxJournalError | None:
+    """The ``OkxJournalError`` a dlt step failure wraps, if any."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        cur = stack.pop()
+        if cur is None or id(cur) in seen:
+            continue
+        seen.add(id(cur))
+        if isinstance(cur, OkxJournalError):
+            return cur
+        stack.extend([cur.__cause__, cur.__context__, getattr(cur, "exception", None)])
+    return None
+
+
+def _forget_state_of_a_missing_database(db_path: Path, log: Callable[[str], None] | None) -> None:
+    """Drops dlt's folder when its database file is gone (deleted to start over, moved).
+
+    Its cursors describe data that no longer exists: keeping them would make the next
+    sync skip everything up to them.
+    """
+    folder = pipelines_dir_for(db_path)
+    if db_path.exists() or not folder.exists():
+        return
+    loaded = folder / PIPELINE_NAME / "load" / "loaded"
+    if not loaded.is_dir() or not any(loaded.iterdir()):
+        return  # nothing was ever loaded: a pending first package is still good
+    if log:
+        log(f"{db_path} does not exist: starting from scratch (removing {folder})")
+    shutil.rmtree(folder)
+
+
+def _finish_pending(pipeline: Any, log: Callable[[str], None] | None) -> bool:
+    """Loads a package an interrupted run extracted (data and cursors together)."""
+    if not pipeline.has_pending_data:
+        return False
+    if log:
+        log("completing the load of an interrupted sync first")
+    pipeline.run()
+    return True
+
+
+# ----------------------------------------------------------------------------- run
+
+
+def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> SyncSummary:
+    """Runs one sync (see the module docstring).
+
+    Args:
+        opts: What to sync where.
+        log: Receives progress lines; default stderr. Nothing is logged when
+            ``opts.quiet``.
+
+    Returns:
+        The summary of the run.
+
+    Raises:
+        SyncLocked: Another sync holds the database (exit 6), raised before any request.
+        PermissionRefused: The key can trade or withdraw (exit 3).
+        OkxAuthError: OKX rejected the key (exit 3); the database keeps all its data.
+        OkxRateLimitError, OkxUnavailableError: OKX unreachable or limiting (exit 4).
+        ConfigError: Bad options (exit 2).
+    """
+    started = time.monotonic()
+    out: Callable[[str], None] | None = None if opts.quiet else (log or _stderr)
+    db_path = Path(opts.db_path)
+    if db_path.is_dir():
+        raise ConfigError(f"--db {db_path} is a folder: give a DuckDB file name such as journal.duckdb.")
+    live = opts.progress if opts.progress is not None else sys.stderr.isatty()
+    summary = SyncSummary(db_path=db_path)
+
+    with SyncLock(db_path):
+        _quiet_dlt()
+        from okx_journal.permissions import enforce_read_only
+        from sources.okx.client import OkxClient
+        from sources.okx.source import SourceObserver, duckdb_reader, okx_source
+
+        _forget_state_of_a_missing_database(db_path, out)
+        pipeline = _pipeline(db_path)
+        summary.resumed_package = _finish_pending(pipeline, out)
+        if summary.resumed_package:
+            pipeline = _pipeline(db_path)  # a fresh instance syncs its state anew
+
+        progress = _Progress(out, live)
+        client = OkxClient(
+            opts.credentials,
+            base_url=opts.base_url,
+            demo_trading=opts.demo_trading,
+            rate_limits=opts.rate_limits,
+            on_wait=progress.on_wait,
+        )
+        try:
+            configs = client.get("/api/v5/account/config")
+            if not configs:
+                raise ConfigError("OKX returned no account configuration for this key.")
+            config = configs[0]
+            uid = str(config.get("uid") or "")
+            summary.account_uid = uid
+            summary.warnings.extend(
+                enforce_read_only(str(config.get("perm") or ""), opts.allow_write_permissions)
+            )
+            for warning in summary.warnings:
+                if out:
+                    out(warning)
+            if out:
+                out(f"syncing OKX account {uid} from {client.base_url} into {db_path}")
+            before, _ = _read_db(db_path, uid, spans=False)
+            observer = SourceObserver(on_rows=progress.on_rows)
+            progress.start()
+            try:
+                source = okx_source(
+                    credentials=opts.credentials,
+                    base_url=opts.base_url,
+                    demo_trading=opts.demo_trading,
+                    rate_limits=opts.rate_limits,
+                    full_refresh=opts.full_refresh,
+                    client=client,
+                    account_config=config,
+                    observer=observer,
+                    reader=duckdb_reader(db_path, RAW_DATASET),
+                )
+                pipeline.run(source)
+            except Exception as exc:
+                okx_error = _okx_error_in(exc)
+                if okx_error is not None:
+                    raise okx_error from None
+                raise
+            finally:
+                progress.stop()
+        finally:
+            client.close()
+
+        after, summary.span = _read_db(db_path, uid, spans=True)
+        for name in SUMMARY_TABLES:
+            summary.new_rows[name] = max(0, after.get(name, 0) - before.get(name, 0))
+        summary.fetched_rows = dict(observer.rows)
+        summary.fetched_span = {
+            k: (_ms_to_dt(v[0]), _ms_to_dt(v[1])) for k, v in observer.span_ms.items()
+        }
+        for warning in observer.warnings:
+            if warning not in summary.warnings:
+                summary.warnings.append(warning)
+                if out:
+                    out("warning: " + warning)
+        stats = client.stats
+        summary.rate_limit_waits = progress.waits
+        summary.rate_limit_wait_seconds = stats.rate_limit_wait_seconds + stats.backoff_seconds
+        summary.rate_limited_answers = stats.rate_limited_answers
+        summary.requests = stats.requests_sent
+        if out:
+            out(
+                "loaded: "
+                + ", ".join(f"{name} +{summary.new_rows[name]:,}" for name in SUMMARY_TABLES)
+            )
+
+        if opts.transforms:
+            summary.journal_built = _build_journal(db_path, out)
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _build_journal(db_path: Path, out: Callable[[str], None] | None) -> bool:
+    """Runs ``okx_journal.transform.build_journal`` if that module exists."""
+    try:
+        transform: Any = importlib.import_module("okx_journal.transform")
+    except ModuleNotFoundError as exc:
+        if exc.name != "okx_journal.transform":
+            raise
+        return False
+    build: Callable[[Path], Any] | None = getattr(transform, "build_journal", None)
+    if build is None:
+        return False
+    if out:
+        out("rebuilding the journal")
+    try:
+        build(db_path)
+    except Exception:
+        if out:
+            out("the raw data is loaded and safe; building the journal failed:")
+        raise
+    return True
