@@ -82,7 +82,18 @@ def cli(ctx: click.Context, db: str | None) -> None:
 @cli.command()
 @_db_option
 @_connection_options
-@click.option("--full-refresh", is_flag=True, help="Drop the loaded data and cursors and load everything OKX still has.")
+@click.option(
+    "--full-refresh",
+    is_flag=True,
+    help="Ignore the stored cursors and re-read everything OKX still has (nothing already "
+    "loaded is deleted: OKX keeps only 3 months, the warehouse keeps it all).",
+)
+@click.option(
+    "--checks",
+    type=click.Choice(["off", "warn", "fail"]),
+    default=None,
+    help="Data checks after the load (default from dlt.toml okx_journal.checks; fail exits 5).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing on success (errors still go to stderr).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout (for orchestrators).")
 @click.pass_context
@@ -96,6 +107,7 @@ def sync(
     full_refresh: bool,
     quiet: bool,
     as_json: bool,
+    checks: str | None,
 ) -> None:
     """Load what is new from OKX, then rebuild the journal.
 
@@ -103,7 +115,7 @@ def sync(
     ledger), later runs only what is new. Safe to schedule every few minutes: a second
     sync of the same database exits 6 at once. Logs go to stderr.
     """
-    from okx_journal.config import connection_settings, resolve_credentials
+    from okx_journal.config import check_mode, connection_settings, resolve_credentials
     from okx_journal.sync import SyncOptions, run_sync
 
     settings = connection_settings(base_url, demo_trading)
@@ -116,6 +128,7 @@ def sync(
         full_refresh=full_refresh,
         allow_write_permissions=allow_write_permissions,
         quiet=quiet or as_json,
+        checks=check_mode(checks),
     )
     summary = run_sync(opts, log=None if (quiet or as_json) else _stderr)
     if as_json:
@@ -243,6 +256,36 @@ def report(ctx: click.Context, db: str | None, out: str, account_uid: str | None
         + (f", {failures} reconciliation failures" if failures else "")
         + ")"
     )
+
+
+@cli.command()
+@_db_option
+@click.argument("query")
+@click.option("--max-rows", type=int, default=100, show_default=True, help="Rows to print at most.")
+@click.pass_context
+def sql(ctx: click.Context, db: str | None, query: str, max_rows: int) -> None:
+    """Run one SQL query on the warehouse (read-only) and print the result as a table.
+
+    Example: okx-journal sql "select * from journal.pnl_by_instrument_type"
+    """
+    import duckdb
+
+    path = resolve_db(ctx, db)
+    if not path.exists():
+        raise ConfigError(f"{path} does not exist: run `okx-journal sync` (or `make demo`) first")
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        raise ConfigError(f"cannot open {path} read-only: {exc}") from None
+    try:
+        relation = con.sql(query)
+        if relation is None:
+            raise ConfigError("the query returned no result set (the warehouse is opened read-only)")
+        click.echo(str(relation.limit(max_rows)).rstrip())
+    except duckdb.Error as exc:
+        raise ConfigError(f"SQL error: {exc}") from None
+    finally:
+        con.close()
 
 
 def _register_optional_commands() -> None:

@@ -59,16 +59,23 @@ def run_demo(
             log=echo,
         )
         echo(summary.to_text())
-    _print_pnl(db_path, echo)
+
+    from okx_journal.checks import run_checks
     from okx_journal.report import write_report
 
+    echo("")
+    echo(f"$ okx-journal check --db {db_path}")
+    checks = run_checks(db_path)
+    echo(checks.to_table())
     info = write_report(db_path, report_path)
+    _print_pnl(db_path, echo)
     echo("")
     echo(f"Warehouse: {db_path.resolve()}")
     echo(f"Report:    {info.path.resolve()}")
     echo("Try next:")
     for query in EXAMPLE_QUERIES:
-        echo(f"  duckdb {db_path} \"{query}\"")
+        echo(f"  .venv/bin/okx-journal sql --db {db_path} \"{query}\"")
+    checks.raise_for_failures()
 
 
 def _print_pnl(db_path: Path, echo: Callable[[str], None]) -> None:
@@ -89,11 +96,15 @@ def _print_pnl(db_path: Path, echo: Callable[[str], None]) -> None:
         ).fetchall()
     finally:
         con.close()
+    from okx_journal.report import format_money
+
     header = ("inst_type", "pnl_ccy", "gross_pnl", "fees", "funding", "interest", "net_pnl")
-    cells = [header] + [tuple("" if v is None else str(v) for v in row) for row in rows]
+    cells = [header] + [
+        (str(row[0]), str(row[1]), *(format_money(v, row[1]) for v in row[2:])) for row in rows
+    ]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     echo("")
-    echo("P&L per instrument type")
+    echo("P&L per instrument type (rounded for display; exact DECIMALs in the database)")
     for n, row in enumerate(cells):
         echo("  ".join(c.rjust(w) if n and i >= 2 else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
         if n == 0:

@@ -20,7 +20,6 @@ waits), plain log lines otherwise.
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
 import sys
@@ -84,7 +83,9 @@ class SyncOptions:
             without limits).
         progress: Live progress line; None: when stderr is a terminal.
         quiet: No log lines at all.
-        transforms: Rebuild the journal after loading (when the transforms exist).
+        transforms: Rebuild the journal after loading.
+        checks: Data checks after the journal build: ``off``, ``warn`` (report
+            failures, succeed) or ``fail`` (raise ``DataCheckFailed``, exit 5).
     """
 
     db_path: Path
@@ -97,6 +98,7 @@ class SyncOptions:
     progress: bool | None = None
     quiet: bool = False
     transforms: bool = True
+    checks: str = "off"
 
 
 @dataclass
@@ -120,6 +122,7 @@ class SyncSummary:
         warnings: Sentences for the user.
         resumed_package: An interrupted run's pending load was completed first.
         journal_built: The journal transforms ran.
+        checks_ok: The data checks passed (None: not run).
     """
 
     db_path: Path
@@ -136,6 +139,7 @@ class SyncSummary:
     warnings: list[str] = field(default_factory=list)
     resumed_package: bool = False
     journal_built: bool = False
+    checks_ok: bool | None = None
 
     def to_text(self) -> str:
         """One paragraph for the terminal."""
@@ -166,6 +170,8 @@ class SyncSummary:
         if self.resumed_package:
             text += " First completed the load of an interrupted sync."
         text += " Journal rebuilt." if self.journal_built else ""
+        if self.checks_ok is not None:
+            text += " Data checks passed." if self.checks_ok else " Data checks FAILED: run `okx-journal check`."
         for warning in self.warnings:
             text += " Warning: " + warning.removeprefix("warning: ")
         return text
@@ -189,6 +195,7 @@ class SyncSummary:
             "warnings": list(self.warnings),
             "resumed_package": self.resumed_package,
             "journal_built": self.journal_built,
+            "checks_ok": self.checks_ok,
         }
 
 
@@ -519,27 +526,20 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
 
         if opts.transforms:
             summary.journal_built = _build_journal(db_path, out)
+    if summary.journal_built and opts.checks != "off":
+        from okx_journal.checks import run_checks_after_sync
+
+        report = run_checks_after_sync(db_path, opts.checks, log=out)
+        summary.checks_ok = None if report is None else report.ok
     summary.seconds = time.monotonic() - started
     return summary
 
 
 def _build_journal(db_path: Path, out: Callable[[str], None] | None) -> bool:
-    """Runs ``okx_journal.transform.build_journal`` if that module exists."""
-    try:
-        transform: Any = importlib.import_module("okx_journal.transform")
-    except ModuleNotFoundError as exc:
-        if exc.name != "okx_journal.transform":
-            raise
-        return False
-    build: Callable[[Path], Any] | None = getattr(transform, "build_journal", None)
-    if build is None:
-        return False
+    """Rebuilds the journal; a failure keeps the raw data and the previous journal."""
+    from okx_journal.transform import build_journal
+
     if out:
         out("rebuilding the journal")
-    try:
-        build(db_path)
-    except Exception:
-        if out:
-            out("the raw data is loaded and safe; building the journal failed:")
-        raise
+    build_journal(db_path)
     return True

@@ -21,6 +21,8 @@ that fails rolls everything back, so the previous journal stays queryable and in
 
 from __future__ import annotations
 
+from sources.okx.errors import OkxJournalError
+
 import re
 import time
 from collections.abc import Iterable, Mapping
@@ -135,8 +137,20 @@ RAW_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
-class TransformError(RuntimeError):
-    """A transform file is malformed, or its statement failed (the build was rolled back)."""
+class TransformError(OkxJournalError):
+    """A transform file is malformed, or its statement failed (the build was rolled back).
+
+    Exit code 1: it is a defect of okx-journal or of the data, not of the user's set-up;
+    the raw data stays loaded and the previous journal is kept.
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            f"building the journal failed, the raw data is loaded and the previous journal "
+            f"is kept ({message}); please report this with the file named"
+        )
 
 
 @dataclass(frozen=True)
