@@ -21,8 +21,6 @@ that fails rolls everything back, so the previous journal stays queryable and in
 
 from __future__ import annotations
 
-from sources.okx.errors import OkxJournalError
-
 import re
 import time
 from collections.abc import Iterable, Mapping
@@ -30,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+
+from sources.okx.errors import OkxJournalError
 
 __all__ = [
     "LAYER_SCHEMAS",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from okx_journal.transform import (
 )
 
 ACCOUNT2 = "acct-2"
+ACCOUNT3 = "acct-3"
 
 
 def populate(con: duckdb.DuckDBPyConnection) -> None:
@@ -32,6 +34,7 @@ def populate(con: duckdb.DuckDBPyConnection) -> None:
     create_raw_tables(con)
     r = Raw(con)
     r2 = Raw(con, account=ACCOUNT2)
+    r3 = Raw(con, account=ACCOUNT3)
     for inst_id, base, quote in (("BTC-USDT", "BTC", "USDT"), ("ETH-USDT", "ETH", "USDT")):
         r.instrument("SPOT", inst_id, base_ccy=base, quote_ccy=quote)
     r.instrument("MARGIN", "BTC-USDT", base_ccy="BTC", quote_ccy="USDT")
@@ -527,6 +530,63 @@ def populate(con: duckdb.DuckDBPyConnection) -> None:
         bill_id="2002",
     )
 
+    # --- account 3, FUTURES that expired before the first sync: spec from the family ----
+    # OKX no longer lists BTC-USD-250110; its live sibling BTC-USD-250627 (FUTURES, family
+    # BTC-USD) gives inverse, ctVal 100 USD, ctMult 1, settled in BTC.
+    # long 10 @40000, close @50000: 100*10*(1/40000 - 1/50000) = 0.025 - 0.02 = 0.005 BTC
+    # fees -(1000/40000)*0.0005 = -0.0000125 and -(1000/50000)*0.0005 = -0.00001
+    # gross 0.005, fees -0.0000225, net 0.0049775 BTC; recomputed 0.005 (ok)
+    r3.instrument(
+        "FUTURES",
+        "BTC-USD-250627",
+        settle_ccy="BTC",
+        ct_val="100",
+        ct_mult="1",
+        ct_val_ccy="USD",
+        ct_type="inverse",
+        inst_family="BTC-USD",
+        uly="BTC-USD",
+        exp_time=datetime(2025, 6, 27, 8, 0, tzinfo=UTC),
+    )
+    r3.fill(
+        "FUTURES",
+        "BTC-USD-250110",
+        "buy",
+        "40000",
+        "10",
+        0,
+        fee="-0.0000125",
+        fee_ccy="BTC",
+        bill_id="2101",
+    )
+    r3.fill(
+        "FUTURES",
+        "BTC-USD-250110",
+        "sell",
+        "50000",
+        "10",
+        20,
+        fee="-0.00001",
+        fee_ccy="BTC",
+        fill_pnl="0.005",
+        bill_id="2102",
+    )
+    # ETH-USD-250110: no listed FUTURES of family ETH-USD (a SWAP of that family is not a
+    # sibling: another inst_type) -> spec missing, pnl_ccy parsed (ETH), no recomputation.
+    # long 10 @2000, close @2500: fill_pnl 10*10*(1/2000 - 1/2500) = 0.01 ETH, no fees
+    r3.instrument(
+        "SWAP",
+        "ETH-USD-SWAP",
+        settle_ccy="ETH",
+        ct_val="10",
+        ct_mult="1",
+        ct_val_ccy="USD",
+        ct_type="inverse",
+        inst_family="ETH-USD",
+    )
+    r3.fill("FUTURES", "ETH-USD-250110", "buy", "2000", "10", 0, bill_id="2103")
+    r3.fill("FUTURES", "ETH-USD-250110", "sell", "2500", "10", 20, fill_pnl="0.01", bill_id="2104")
+
     # --- account 2: a ledger break in ETH ------------------------------------------------
     # 1 -> 0.9 (ok) -> bal_chg -0.1 but bal 0.7: break between bills 3002 and 3003
     r2.bill("1", "11", 0, ccy="ETH", bal_chg="1", bal="1", bill_id="3001")
@@ -821,9 +881,72 @@ def test_missing_instrument_spec_reported_and_pnl_ccy_parsed(
     )
     others = rows(
         con,
-        "select * from journal.reconciliation where check_name = 'instrument_spec_missing' and subject <> 'SWAP PEPE-USDT-SWAP'",
+        "select * from journal.reconciliation where check_name = 'instrument_spec_missing' and subject not in ('SWAP PEPE-USDT-SWAP', 'FUTURES ETH-USD-250110')",
     )
     assert others and all(r["ok"] for r in others)
+
+
+def test_expired_future_spec_inferred_from_a_listed_sibling(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    (spec,) = rows(
+        con,
+        "select * from journal_int.int_instrument_specs where inst_id = 'BTC-USD-250110'",
+    )
+    assert spec["spec_source"] == "inferred_from_family" and spec["has_spec"] is True
+    assert spec["spec_sibling_inst_id"] == "BTC-USD-250627"
+    assert spec["contract_kind"] == "inverse" and spec["pnl_ccy"] == "BTC"
+    assert_money(spec, ct_val="100", ct_mult="1", contract_value="100")
+    # expiry from inst_id (YYMMDD), time of day from the sibling (08:00 UTC)
+    assert spec["expires_at"] == datetime(2025, 1, 10, 8, 0, tzinfo=UTC)
+    listed = rows(
+        con,
+        "select distinct spec_source from journal_int.int_instrument_specs "
+        "where inst_id in ('BTC-USD-250627', 'BTC-USDT-SWAP', 'BTC-USDT')",
+    )
+    assert listed == [{"spec_source": "okx"}]
+
+    (t,) = trip(con, "BTC-USD-250110")
+    assert t["pnl_ccy"] == "BTC" and t["closed_at"] == at(20) and t["account_uid"] == ACCOUNT3
+    assert_money(t, gross_pnl="0.005", fees="-0.0000225", net_pnl="0.0049775")
+
+    recs = {
+        r["check_name"]: r
+        for r in rows(
+            con,
+            "select * from journal.reconciliation where subject like '%BTC-USD-250110%'",
+        )
+    }
+    assert set(recs) == {"instrument_spec_inferred", "gross_pnl_recomputed"}
+    inferred = recs["instrument_spec_inferred"]
+    assert inferred["ok"] is True and inferred["subject"] == "FUTURES BTC-USD-250110"
+    assert "inferred from FUTURES BTC-USD-250627" in inferred["details"]
+    assert "ct_val 100," in inferred["details"] and "inverse" in inferred["details"]
+    gross = recs["gross_pnl_recomputed"]
+    # 1000/40000 - 1000/50000 = 0.005 exactly
+    assert gross["ok"] is True and gross["difference"] == 0
+    assert_money(gross, expected_value="0.005", actual_value="0.005")
+    assert "spec inferred from BTC-USD-250627" in gross["details"]
+
+
+def test_expired_future_without_a_sibling_stays_missing(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    (spec,) = rows(
+        con,
+        "select * from journal_int.int_instrument_specs where inst_id = 'ETH-USD-250110'",
+    )
+    assert spec["spec_source"] is None and spec["has_spec"] is False
+    assert spec["contract_value"] is None and spec["pnl_ccy"] == "ETH"
+    (t,) = trip(con, "ETH-USD-250110")
+    assert t["pnl_ccy"] == "ETH"
+    assert_money(t, gross_pnl="0.01", fees="0", net_pnl="0.01")
+    recs = rows(
+        con,
+        "select * from journal.reconciliation where subject like '%ETH-USD-250110%'",
+    )
+    assert [r["check_name"] for r in recs] == ["instrument_spec_missing"]
+    assert recs[0]["ok"] is False and "contract size unknown" in recs[0]["details"]
 
 
 # --- reconciliation: ledger -------------------------------------------------------------
@@ -885,7 +1008,7 @@ def test_daily_and_round_trips_agree_where_everything_is_in_trips(
         join (select inst_id, sum(net_pnl) net from journal.daily_pnl group by 1) d using (inst_id)
     """,
     )
-    assert len(got) == 9
+    assert len(got) == 11
     assert all(r["net"] == r["daily_net"] for r in got), got
 
 

@@ -2,7 +2,7 @@
 -- materialized: table
 -- depends_on: journal.round_trips, journal_int.int_leg_pnl, journal_int.int_book_events, journal_int.int_instrument_specs, journal_staging.stg_okx__bills, journal_staging.stg_okx__fills, journal_staging.stg_okx__positions_history
 -- description: Cross-checks of the journal against OKX's own numbers, one row per check and subject: what was compared, the expected and the actual value, actual - expected, the tolerance and whether it is within it. Failing rows (ok = false) need a look before the P&L is trusted.
--- column check_name: raw_rows_unique, book_key_unique, gross_pnl_recomputed, ledger_balance_chain, ledger_balance_break, positions_history_formula, round_trip_vs_positions_history, uncovered_spot_sells, instrument_spec_missing, fee_currency_unvalued
+-- column check_name: raw_rows_unique, book_key_unique, gross_pnl_recomputed, ledger_balance_chain, ledger_balance_break, positions_history_formula, round_trip_vs_positions_history, uncovered_spot_sells, instrument_spec_missing, instrument_spec_inferred, fee_currency_unvalued
 -- column subject: what the row is about (round trip id, currency, bill ids, instrument)
 -- column compared: the two values compared, in words
 -- column expected_value: the reference value (recomputed from prices/specs, previous balance + change, OKX's number, 0)
@@ -52,10 +52,12 @@ positions_history as (
 -- linear and option: ctVal·ctMult·(Σ n·px of closes - Σ n·px of opens) (long; short:
 -- the opposite); inverse: ctVal·ctMult·(Σ n/px of opens - Σ n/px of closes) (long).
 -- With flat-to-flat trips this equals the formulas on averaged prices. Trips with an
--- exercise (no settlement price) or without a contract spec are not recomputed.
+-- exercise (no settlement price) or without a contract spec are not recomputed; a spec
+-- inferred from the instrument's family (int_instrument_specs) is used and named.
 derivative_legs as (
 
-    select legs.*, specs.contract_kind, specs.contract_value
+    select legs.*, specs.contract_kind, specs.contract_value, specs.spec_source,
+           specs.spec_sibling_inst_id
     from legs
     inner join specs
         on specs.inst_type = legs.inst_type and specs.inst_id = legs.inst_id
@@ -70,6 +72,8 @@ recomputed as (
         account_uid, inst_type, inst_id, pos_side, trip_no,
         any_value(contract_kind)                                  as contract_kind,
         any_value(contract_value)                                 as contract_value,
+        any_value(spec_source)                                    as spec_source,
+        any_value(spec_sibling_inst_id)                           as spec_sibling_inst_id,
         bool_and(px is not null and (contract_kind <> 'inverse' or px <> 0))
             and any_value(contract_value) is not null             as computable,
         count(*) filter (where leg_kind = 'close')                as closing_events,
@@ -101,7 +105,9 @@ gross_checks as (
              as decimal(38, 18))                                  as expected_value,
         trips.gross_pnl                                           as actual_value,
         recomputed.closing_events,
-        recomputed.contract_kind
+        recomputed.contract_kind,
+        recomputed.spec_source,
+        recomputed.spec_sibling_inst_id
     from trips
     inner join recomputed
         on recomputed.account_uid = trips.account_uid
@@ -121,7 +127,9 @@ gross_rows as (
              then round(actual_value, 8) - round(expected_value, 8)
              else actual_value - expected_value end               as difference,
         cast(0.00000001 * closing_events as decimal(38, 18))      as tolerance,
-        'closing events: ' || closing_events                      as details
+        'closing events: ' || closing_events
+            || case when spec_source = 'inferred_from_family'
+                    then '; spec inferred from ' || spec_sibling_inst_id else '' end as details
     from gross_checks
 
 ),
@@ -274,11 +282,14 @@ uncovered_rows as (
 
 ),
 
--- instruments traded without a spec in okx_raw.instruments
+-- instruments traded without a spec in okx_raw.instruments: inferred from a listed
+-- sibling of the same family (ok, the sibling named) or missing (not ok)
 spec_rows as (
 
     select
-        'instrument_spec_missing'                                 as check_name,
+        case when any_value(specs.spec_source) = 'inferred_from_family'
+             then 'instrument_spec_inferred'
+             else 'instrument_spec_missing' end                   as check_name,
         fills.account_uid,
         fills.inst_type || ' ' || fills.inst_id                   as subject,
         'instrument spec present (1) vs found (0)'                as compared,
@@ -287,7 +298,15 @@ spec_rows as (
         cast(case when any_value(specs.has_spec) then 0 else -1 end as decimal(38, 18)) as difference,
         cast(0 as decimal(38, 18))                                as tolerance,
         count(*) || ' fills; pnl_ccy ' || coalesce(any_value(specs.pnl_ccy), '?')
-            || case when any_value(specs.has_spec) then ''
+            || case when any_value(specs.spec_source) = 'inferred_from_family'
+                    then ' inferred from ' || any_value(specs.inst_type) || ' '
+                         || any_value(specs.spec_sibling_inst_id)
+                         || ' (same family; ct_val '
+                         || coalesce(rtrim(rtrim(cast(any_value(specs.ct_val) as varchar), '0'), '.'), '?')
+                         || ', ct_mult '
+                         || coalesce(rtrim(rtrim(cast(any_value(specs.ct_mult) as varchar), '0'), '.'), '?')
+                         || ', ' || any_value(specs.contract_kind) || ')'
+                    when any_value(specs.has_spec) then ''
                     else ' parsed from inst_id, contract size unknown' end as details
     from fills
     left join specs
