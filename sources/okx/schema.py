@@ -382,7 +382,12 @@ def _fast_timestamp(arr: Any) -> Any:
 
 
 def _constant_array(value: Any, kind: Kind, n: int, column: str, table: str) -> pa.Array:
-    values = [value] * n
+    """``n`` copies of one value, typed once (not value by value)."""
+    one = _typed_values([value], kind, column, table)
+    return pa.repeat(one[0], n) if n != 1 else one
+
+
+def _typed_values(values: list[Any], kind: Kind, column: str, table: str) -> pa.Array:
     if kind == "decimal":
         return _decimal_array(values, column, table)
     if kind == "timestamp":

@@ -42,6 +42,7 @@ from typing import Any, cast
 
 import dlt
 import pyarrow as pa
+import pyarrow.compute as pc
 from dlt.common.configuration import configspec
 from dlt.common.configuration.specs import CredentialsConfiguration
 from dlt.common.schema.typing import TTableSchemaColumns, TWriteDispositionConfig
@@ -71,6 +72,7 @@ from sources.okx.schema import (
     TableSpec,
     column_hints,
     rows_to_arrow,
+    snake,
 )
 
 __all__ = [
@@ -105,6 +107,7 @@ INSTRUMENT_REFRESH_MS = 6 * HOUR_MS
 #: Parallel time slices of a long walk when requests are not rate limited.
 UNLIMITED_SLICES = 4
 #: Rows per Arrow table handed to dlt (dlt loads Arrow batches ~20x faster than dicts).
+#: (20,000 was measured too: no faster within noise, +120 MB peak at 50,000 fills.)
 BATCH_ROWS = 5000
 
 
@@ -364,14 +367,25 @@ class _Batcher:
         if not self.rows:
             return None
         rows, self.rows = self.rows, []
-        oldest = newest = None
-        if self.time_field is not None:
-            times = [t for t in (_int(r.get(self.time_field)) for r in rows) if t is not None]
-            if times:
-                oldest, newest = min(times), max(times)
         table = rows_to_arrow(rows, self.table, self.constants)
-        self.run.observer.add_rows(self.resource, len(rows), oldest, newest)
+        del rows
+        oldest, newest = _time_span(table, self.time_field)
+        self.run.observer.add_rows(self.resource, table.num_rows, oldest, newest)
         return table
+
+
+def _time_span(table: pa.Table, time_field: str | None) -> tuple[int | None, int | None]:
+    """``(oldest, newest)`` epoch ms of a converted table's time column (vectorised)."""
+    if time_field is None:
+        return None, None
+    col = snake(time_field)
+    if col not in table.column_names:
+        return None, None
+    span = pc.min_max(table.column(col).cast(pa.int64()))
+    lo, hi = span["min"].as_py(), span["max"].as_py()
+    if lo is None or hi is None:
+        return None, None
+    return lo // 1000, hi // 1000  # the column is in microseconds
 
 
 # ----------------------------------------------------------------------------- ledger walks
