@@ -472,6 +472,9 @@ class Simulator:
         self._rl: dict[tuple[Any, ...], deque[float]] = {}
         self._rl_lock = threading.Lock()
         self._indexes: dict[tuple[int, str], _Index] = {}
+        self._ph_sorted: dict[
+            int, tuple[tuple[int, int, int], list[Mapping[str, Any]], list[int]]
+        ] = {}
         self._inst_cache: tuple[int, int, dict[str, Mapping[str, Any]]] | None = None
         self._server: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -556,6 +559,24 @@ class Simulator:
         with self.lock:
             self._indexes.clear()
             self._inst_cache = None
+            self._ph_sorted.clear()
+
+    def _positions_history_sorted(
+        self, account: AccountLike
+    ) -> tuple[list[Mapping[str, Any]], list[int]]:
+        """Positions history ordered by (uTime, posId), rebuilt when rows are added.
+
+        Call with ``self.lock`` held. Sorting once per change, not per page, keeps a
+        page in the millisecond range for accounts with tens of thousands of positions.
+        """
+        source = account.positions_history
+        key = (id(account), id(source), len(source))
+        cached = self._ph_sorted.get(id(account))
+        if cached is None or cached[0] != key:
+            ordered = sorted(source, key=lambda r: (int(r.get("uTime") or 0), int(r.get("posId") or 0)))
+            cached = (key, ordered, [int(r.get("uTime") or 0) for r in ordered])
+            self._ph_sorted[id(account)] = cached
+        return cached[1], cached[2]
 
     # ----------------------------------------------------------------- dispatch
 
@@ -976,10 +997,13 @@ def _h_positions_history(sim: Simulator, acc: AccountLike | None, p: dict[str, s
     flt = [(f, p[f]) for f in ("instType", "instId", "mgnMode", "type", "posId") if f in p]
     lo_ts = sim.now_ms() - RETENTION_MS[path]
     with sim.lock:
-        rows = [r for r in acc.positions_history
-                if all(r.get(f) == v for f, v in flt) and int(r.get("uTime") or 0) >= lo_ts]
-        rows.sort(key=lambda r: (int(r.get("uTime") or 0), int(r.get("posId") or 0)))
-        keys = [int(r.get("uTime") or 0) for r in rows]
+        ordered, ordered_keys = sim._positions_history_sorted(acc)
+        first = bisect.bisect_left(ordered_keys, lo_ts)
+        if flt:
+            rows = [r for r in ordered[first:] if all(r.get(f) == v for f, v in flt)]
+            keys = [int(r.get("uTime") or 0) for r in rows]
+        else:
+            rows, keys = ordered[first:], ordered_keys[first:]
         lo, hi = 0, len(rows)
         if after is not None:
             hi = bisect.bisect_left(keys, after)
