@@ -1,6 +1,6 @@
 # okx-journal: `make demo` and `make test` work on a fresh clone; both create .venv.
 SHELL := /bin/bash
-PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do command -v $$p >/dev/null 2>&1 && { echo $$p; break; }; done)
+PYTHON ?= $(shell for p in python3 python3.12 python3.11 python3.13; do $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && { echo $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 
@@ -12,6 +12,7 @@ help:
 	@echo "make bench  run the benchmarks in bench/ (minutes; figures go to bench/RESULTS.md by hand)"
 
 $(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "okx-journal needs Python 3.11 or newer on PATH (python3, python3.11, ...): install it, or run make PYTHON=/path/to/python3.11"; exit 2; }
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "okx-journal needs Python 3.11 or newer: install it, or run make PYTHON=/path/to/python3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
