@@ -56,8 +56,11 @@ SUMMARY_TABLES = (
     "positions",
     "balances",
     "instruments",
+    "funding_rates",
     "account_config",
 )
+#: raw tables of public data, shared by the accounts of a database
+_PUBLIC_TABLES = ("instruments", "funding_rates")
 _LEDGER_TABLES = ("fills", "bills", "positions_history")
 
 
@@ -150,6 +153,7 @@ class SyncSummary:
             f"{n.get('bills', 0):,} new ledger entries",
             f"{n.get('positions_history', 0):,} new position-history records",
             f"{n.get('instruments', 0):,} new instruments",
+            f"{n.get('funding_rates', 0):,} new funding rates",
         ]
         text = (
             f"Synced OKX account {self.account_uid} into {self.db_path} in {self.seconds:.1f} s: "
@@ -315,7 +319,7 @@ def _read_db(db_path: Path, uid: str, spans: bool) -> tuple[dict[str, int], dict
         for name in SUMMARY_TABLES:
             if name not in tables:
                 continue
-            where = "" if name == "instruments" else f" WHERE account_uid = {account}"
+            where = "" if name in _PUBLIC_TABLES else f" WHERE account_uid = {account}"
             row = con.execute(f'SELECT count(*) FROM {RAW_DATASET}."{name}"{where}').fetchone()
             counts[name] = int(row[0]) if row else 0
         if spans:

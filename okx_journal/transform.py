@@ -129,6 +129,14 @@ RAW_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         *_cols("first_seen_at last_seen_at", _T),
         *_DLT,
     ),
+    "funding_rates": (
+        ("account_uid", _S),
+        *_cols("inst_type inst_id formula_type", _S),
+        *_cols("funding_rate realized_rate", _D),
+        ("funding_time", _T),
+        ("method", _S),
+        *_DLT,
+    ),
     "account_config": (
         ("account_uid", _S),
         *_cols("uid main_uid acct_lv pos_mode perm ip label fee_type level", _S),

@@ -136,6 +136,16 @@ RAW_DDL: dict[str, list[tuple[str, str]]] = {
         ("first_seen_at", T),
         ("last_seen_at", T),
     ],
+    "funding_rates": [
+        ("account_uid", S),
+        ("inst_type", S),
+        ("inst_id", S),
+        ("formula_type", S),
+        ("funding_rate", D),
+        ("realized_rate", D),
+        ("funding_time", T),
+        ("method", S),
+    ],
 }
 
 ACCOUNT = "acct-1"
@@ -273,3 +283,18 @@ class Raw:
 
     def position(self, **kw: Any) -> None:
         self._insert("positions", {"account_uid": self.account, **kw})
+
+    def funding_rate(self, inst_id: str, hours: float, rate: str) -> None:
+        self._insert(
+            "funding_rates",
+            {
+                "account_uid": self.account,
+                "inst_type": "SWAP",
+                "inst_id": inst_id,
+                "formula_type": "noRate",
+                "funding_rate": rate,
+                "realized_rate": rate,
+                "funding_time": at(hours),
+                "method": "current_period",
+            },
+        )

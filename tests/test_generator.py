@@ -309,7 +309,10 @@ def _replay_funding(r: Replay, h: History, ins: Inst, b: dict[str, Any]) -> None
     assert h.market is not None
     ts = int(b["ts"])
     assert ts % (8 * HOUR) == 0
-    rate = Fraction(h.market.funding_rate(ins.inst_id, ts))
+    # the rate the simulator publishes on public/funding-rate-history is the one charged
+    (published,) = h.funding_rate_history(ins.inst_id, ts, ts) or [None]
+    assert published is not None and published["fundingTime"] == b["ts"], b
+    rate = Fraction(published["realizedRate"])
     mark, n, amt = fr(b["px"]), fr(b["sz"]), d(b["balChg"])
     assert b["subType"] == ("173" if amt < 0 else "174") and b["pnl"] == b["balChg"]
     candidates = [k for k in r.open if k[0] == ins.inst_id and abs(r.open[k].qty) == n]

@@ -735,3 +735,35 @@ def test_history_extended_and_burst_between_two_syncs() -> None:
         burst_ts = acc.fills[-1]["ts"]
         burst = [r for r in walk(s, "/api/v5/trade/fills", c, **creds) if r["ts"] == burst_ts]
         assert len(burst) >= 230
+
+
+# ----------------------------------------------------------------------------- funding rates
+
+
+def test_funding_rate_history_pages_by_funding_time_within_three_months() -> None:
+    from okx_journal.simulator import generate_history
+
+    gen = generate_history(seed=3, scale=200)
+    p = "/api/v5/public/funding-rate-history"
+    with Simulator(gen) as s, httpx.Client(timeout=10) as c:
+        now = s.now_ms()
+        newest = data(c.get(s.url + p, params={"instId": "BTC-USDT-SWAP", "limit": "5"}))
+        times = [int(r["fundingTime"]) for r in newest]
+        assert len(newest) == 5 and times == sorted(times, reverse=True)
+        assert all(t % (8 * 3_600_000) == 0 for t in times) and now - times[0] < 8 * 3_600_000
+        assert set(newest[0]) == {"formulaType", "fundingRate", "fundingTime", "instId",
+                                  "instType", "method", "realizedRate"}
+        everything: list[dict[str, Any]] = []
+        page = data(c.get(s.url + p, params={"instId": "BTC-USDT-SWAP"}))
+        assert len(page) == 270  # default limit 400: 90 days of 8-hour funding in one page
+        while page:
+            everything.extend(page)
+            page = data(c.get(s.url + p, params={"instId": "BTC-USDT-SWAP", "limit": "100",
+                                                 "after": page[-1]["fundingTime"]}))
+        assert len(everything) == 270
+        assert int(everything[-1]["fundingTime"]) >= now - 90 * DAY
+        newer = data(c.get(s.url + p, params={"instId": "BTC-USDT-SWAP",
+                                              "before": str(times[2])}))
+        assert [int(r["fundingTime"]) for r in newer] == times[:2]
+        assert err(c.get(s.url + p)) == (400, "50014", "Parameter instId can not be empty.")
+        assert err(c.get(s.url + p, params={"instId": "BTC-USDT"}))[1] == "51001"

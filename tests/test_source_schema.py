@@ -134,5 +134,5 @@ def test_source_reads_credentials_from_dlt_config(
         monkeypatch.setenv("SOURCES__OKX__RATE_LIMITS", "false")
         source: Any = okx_source(base_url=sim.url)
         assert {"fills", "bills", "positions_history", "positions", "balances", "instruments",
-                "account_config", "snapshots"} <= set(source.resources)
+                "funding_rates", "account_config", "snapshots"} <= set(source.resources)
     assert os.environ["SOURCES__OKX__CREDENTIALS__SECRET"] == acc.secret

@@ -108,6 +108,12 @@ def test_first_load_takes_everything_and_second_run_only_what_is_new(
     assert query(db, "SELECT count(*) FROM okx_raw.balances")[0][0] == len(details)
     assert "fills" in first.span and first.to_dict()["new_rows"]["fills"] == len(acc.fills)
     assert str(len(acc.fills)) in first.to_text().replace(",", "")
+    # the funding-rate history of every SWAP charged funding, each rate of a funding bill
+    charged = {(b["instId"], int(b["ts"])) for b in acc.bills if b["type"] == "8"}
+    rates = set(query(db, "SELECT inst_id, epoch_ms(funding_time) FROM okx_raw.funding_rates"))
+    assert charged and charged <= rates
+    assert {i for i, _ in rates} == {i for i, _ in charged}
+    assert first.new_rows["funding_rates"] == len(rates)
 
     sim.stats.reset()
     second = sync(db, sim, acc)
@@ -118,6 +124,8 @@ def test_first_load_takes_everything_and_second_run_only_what_is_new(
     assert req["/api/v5/trade/fills"] == 1 and req["/api/v5/account/bills"] == 1
     assert req["/api/v5/trade/fills-history"] == 0 and req["/api/v5/account/bills-archive"] == 0
     assert req["/api/v5/account/positions-history"] == 1
+    # every funding bill already has its rate: no funding-rate request
+    assert req["/api/v5/public/funding-rate-history"] == 0
     # snapshots are per run
     runs = query(db, "SELECT count(DISTINCT snapshot_at) FROM okx_raw.snapshots")[0][0]
     assert runs == 2
@@ -134,6 +142,32 @@ def test_records_arriving_between_two_runs(tmp_path: Path, sim: Simulator, histo
     assert_exactly_once(db, acc)
     assert summary.new_rows["fills"] == len(acc.fills) - n_fills > 0
     assert summary.new_rows["bills"] == len(acc.bills) - n_bills > 0
+
+
+def test_funding_rates_follow_new_funding_bills(tmp_path: Path) -> None:
+    now = int(time.time() * 1000)
+    h = generate_history(seed=9, scale=300, end_ms=now - 10 * 3_600_000, days=20)
+    acc = h.accounts[0]
+    db = tmp_path / "j.duckdb"
+    # the first sync runs on a server clock 10 hours back: no rate after that is public yet
+    with Simulator(h, rate_limits=False, clock_offset_ms=-10 * 3_600_000) as s:
+        sync(db, s, acc)
+        before = query(db, "SELECT count(*) FROM okx_raw.funding_rates")[0][0]
+        with s.lock:
+            h.extend(acc, 200, end_ms=now - 5 * 60_000)  # crosses at least one funding time
+        s.invalidate()
+        s.clock_offset_ms = 0
+        s.stats.reset()
+        summary = sync(db, s, acc)
+        new_funding = {(b["instId"], int(b["ts"])) for b in acc.bills
+                       if b["type"] == "8" and int(b["ts"]) > now - 10 * 3_600_000}
+        assert new_funding
+        # one page (back to the checkpoint) per instrument with a new funding bill
+        requests = s.stats.requests["/api/v5/public/funding-rate-history"]
+        assert requests == len({i for i, _ in new_funding})
+    rates = set(query(db, "SELECT inst_id, epoch_ms(funding_time) FROM okx_raw.funding_rates"))
+    assert new_funding <= rates
+    assert len(rates) > before and summary.new_rows["funding_rates"] == len(rates) - before
 
 
 def test_fills_across_page_boundary_with_equal_timestamps(

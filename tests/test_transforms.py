@@ -50,6 +50,9 @@ def populate(con: duckdb.DuckDBPyConnection) -> None:
         "SWAP", "XRP-USDT-SWAP", settle_ccy="USDT", ct_val="10", ct_val_ccy="XRP", **linear
     )
     r.instrument(
+        "SWAP", "ADA-USDT-SWAP", settle_ccy="USDT", ct_val="10", ct_val_ccy="ADA", **linear
+    )
+    r.instrument(
         "SWAP",
         "BTC-USD-SWAP",
         settle_ccy="BTC",
@@ -421,6 +424,27 @@ def populate(con: duckdb.DuckDBPyConnection) -> None:
         fill_pnl="15",
         bill_id="1803",
     )
+
+    # --- SWAP ADA-USDT-SWAP: hedge mode, long and short of the same size ---------------
+    # long 4 @1.0 and short 4 @1.0 (fees -0.02 each). At h8 the realised funding rate is
+    # -0.0005: shorts pay longs. Notional 4 * 10 * 1.0 = 40, so two bills of sz 4 at the
+    # same time, +0.02 (the long's) and -0.02 (the short's): only the rate tells which is
+    # which. A stale rate at h0 (+0.0001) must not be used. Close both @1.1 (fees -0.022):
+    # long gross 4 * 10 * 0.1 = 4, short gross -4.
+    # long: gross 4, fees -0.042, funding 0.02, net 3.978
+    # short: gross -4, fees -0.042, funding -0.02, net -4.062
+    ada = "ADA-USDT-SWAP"
+    r.funding_rate(ada, 0, "0.0001")
+    r.funding_rate(ada, 8, "-0.0005")
+    r.fill("SWAP", ada, "buy", "1.0", "4", 1, fee="-0.02", fee_ccy="USDT", pos_side="long")
+    r.fill("SWAP", ada, "sell", "1.0", "4", 1, fee="-0.02", fee_ccy="USDT", pos_side="short")
+    for chg, sub in (("-0.02", "173"), ("0.02", "174")):
+        r.bill("8", sub, 8, ccy="USDT", bal_chg=chg, pnl=chg, inst_type="SWAP", inst_id=ada,
+               sz="4")
+    r.fill("SWAP", ada, "sell", "1.1", "4", 12, fee="-0.022", fee_ccy="USDT", fill_pnl="4",
+           pos_side="long")
+    r.fill("SWAP", ada, "buy", "1.1", "4", 12, fee="-0.022", fee_ccy="USDT", fill_pnl="-4",
+           pos_side="short")
 
     # --- SWAP XRP-USDT-SWAP: hedge mode, long and short open at once ---------------------
     # long 5 @2 (fee -0.005); short 3 @2.1 (fee -0.00315); funding at h8: sz 5 -> long
@@ -864,6 +888,15 @@ def test_hedge_mode_long_and_short_at_once(con: duckdb.DuckDBPyConnection) -> No
     assert_money(short_trip, gross_pnl="3", fees="-0.00615", funding="0.006", net_pnl="2.99985")
 
 
+def test_hedge_mode_funding_of_equal_sizes_told_apart_by_the_rate(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    (long_trip,) = trip(con, "ADA-USDT-SWAP", pos_side="long")
+    (short_trip,) = trip(con, "ADA-USDT-SWAP", pos_side="short")
+    assert_money(long_trip, gross_pnl="4", fees="-0.042", funding="0.02", net_pnl="3.978")
+    assert_money(short_trip, gross_pnl="-4", fees="-0.042", funding="-0.02", net_pnl="-4.062")
+
+
 def test_missing_instrument_spec_reported_and_pnl_ccy_parsed(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
@@ -1008,7 +1041,7 @@ def test_daily_and_round_trips_agree_where_everything_is_in_trips(
         join (select inst_id, sum(net_pnl) net from journal.daily_pnl group by 1) d using (inst_id)
     """,
     )
-    assert len(got) == 11
+    assert len(got) == 12
     assert all(r["net"] == r["daily_net"] for r in got), got
 
 

@@ -629,12 +629,43 @@ class History:
     accounts: list[SimAccount]
     instruments: list[dict[str, Any]]
     market: Market | None = field(default=None, repr=False, compare=False)
+    #: ``public/funding-rate-history`` records of a recorded history (one without
+    #: ``market``); a generated history computes them from its market instead
+    funding_rates: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     def account(self, api_key: str) -> SimAccount | None:
         for a in self.accounts:
             if a.api_key == api_key:
                 return a
         return None
+
+    def funding_rate_history(self, inst_id: str, lo_ms: int, hi_ms: int) -> list[dict[str, Any]] | None:
+        """``public/funding-rate-history`` records of a SWAP with ``lo_ms <= fundingTime
+        <= hi_ms``, oldest first; None when the history knows no such SWAP.
+
+        The realised rate is the one the history's funding bills were charged at (a long
+        position pays ``notional * rate``, a short one receives it).
+        """
+        if self.market is None:
+            rows = [r for r in self.funding_rates if r.get("instId") == inst_id]
+            if not rows and not any(i.get("instType") == "SWAP" and i.get("instId") == inst_id
+                                    for i in self.instruments):
+                return None
+            rows = [r for r in rows if lo_ms <= int(r.get("fundingTime") or 0) <= hi_ms]
+            return sorted(rows, key=lambda r: int(r["fundingTime"]))
+        spec = self.market.specs.get(("SWAP", inst_id))
+        if spec is None:
+            return None
+        first = max(lo_ms, spec.list_ms)
+        t = -(-first // FUNDING_INTERVAL) * FUNDING_INTERVAL
+        out: list[dict[str, Any]] = []
+        while t <= hi_ms:
+            rate = fmt(self.market.funding_rate(inst_id, t))
+            out.append({"formulaType": "noRate", "fundingRate": rate, "fundingTime": str(t),
+                        "instId": inst_id, "instType": "SWAP", "method": "current_period",
+                        "realizedRate": rate})
+            t += FUNDING_INTERVAL
+        return out
 
     def _engine(self, account: SimAccount) -> _Engine:
         if account.engine is None or self.market is None:
@@ -1480,6 +1511,7 @@ def save_history(history: History, path: Path | str) -> None:
         "version": 1,
         "instruments": history.instruments,
         "market": history.market.state() if history.market is not None else None,
+        "funding_rates": history.funding_rates,
         "accounts": [
             {**{k: getattr(a, k) for k in _PUBLIC_ACCOUNT_FIELDS},
              "engine": a.engine.state() if a.engine is not None else None}
@@ -1501,4 +1533,5 @@ def load_history(path: Path | str) -> History:
         if market is not None and ad.get("engine"):
             acct.engine = _Engine.from_state(market, acct, ad["engine"])
         accts.append(acct)
-    return History(accounts=accts, instruments=doc["instruments"], market=market)
+    return History(accounts=accts, instruments=doc["instruments"], market=market,
+                   funding_rates=list(doc.get("funding_rates") or []))

@@ -122,12 +122,14 @@ RETENTION_MS: dict[str, int] = {
     "/api/v5/account/bills": 7 * DAY_MS,
     "/api/v5/account/bills-archive": 90 * DAY_MS,
     "/api/v5/account/positions-history": 90 * DAY_MS,
+    "/api/v5/public/funding-rate-history": 90 * DAY_MS,
 }
 
 #: Documented per-endpoint limits: (method, path) → ((requests, window seconds), ...).
 RATE_LIMITS: dict[tuple[str, str], tuple[tuple[int, float], ...]] = {
     ("GET", "/api/v5/public/time"): ((10, 2.0),),
     ("GET", "/api/v5/public/instruments"): ((20, 2.0),),
+    ("GET", "/api/v5/public/funding-rate-history"): ((10, 2.0),),
     ("GET", "/api/v5/account/config"): ((5, 2.0),),
     ("GET", "/api/v5/account/balance"): ((10, 2.0),),
     ("GET", "/api/v5/account/positions"): ((10, 2.0),),
@@ -662,6 +664,8 @@ class Simulator:
             who: tuple[str, ...] = ("uid", account.uid)
         elif path == "/api/v5/public/instruments":
             who = ("ip", client_ip, params.get("instType", ""))
+        elif path == "/api/v5/public/funding-rate-history":
+            who = ("ip", client_ip, params.get("instId", ""))
         else:
             who = ("ip", client_ip)
         now = time.monotonic()
@@ -908,6 +912,30 @@ def _h_instruments(sim: Simulator, acc: AccountLike | None, p: dict[str, str], b
         return _json_list(rows)
 
 
+def _h_funding_rate_history(sim: Simulator, acc: AccountLike | None, p: dict[str, str],
+                           body: bytes, path: str) -> bytes:
+    """``/public/funding-rate-history``: one SWAP (``instId`` required), 3 months, newest
+    first; ``after``/``before`` by ``fundingTime``; ``limit`` up to 400 (default 400)."""
+    inst_id = p.get("instId")
+    if not inst_id:
+        raise _OkxError("50014", "instId")
+    limit = _int_param(p, "limit")
+    if limit is not None and limit < 1:
+        raise _OkxError("51000", "limit")
+    limit = min(limit or 400, 400)
+    after = _int_param(p, "after")
+    before = _int_param(p, "before")
+    now = sim.now_ms()
+    hi = now if after is None else min(now, after - 1)
+    lo = now - RETENTION_MS[path] if before is None else max(
+        now - RETENTION_MS[path], before + 1)
+    fn = getattr(sim.history, "funding_rate_history", None)
+    rows = fn(inst_id, lo, hi) if fn is not None else None
+    if rows is None:
+        raise _OkxError("51001")
+    return _json_list(reversed(rows[-limit:]))
+
+
 def _h_currencies(sim: Simulator, acc: AccountLike | None, p: dict[str, str], body: bytes,
                   path: str) -> bytes:
     """``/asset/currencies`` (minimal, one chain per currency): what ccxt's load_markets asks."""
@@ -1082,6 +1110,7 @@ _H = Callable[[Simulator, "AccountLike | None", dict[str, str], bytes, str], byt
 _ROUTES: dict[str, tuple[dict[str, _H], bool]] = {
     "/api/v5/public/time": ({"GET": _h_time}, False),
     "/api/v5/public/instruments": ({"GET": _h_instruments}, False),
+    "/api/v5/public/funding-rate-history": ({"GET": _h_funding_rate_history}, False),
     "/api/v5/asset/currencies": ({"GET": _h_currencies}, True),
     "/api/v5/account/config": ({"GET": _h_config}, True),
     "/api/v5/account/balance": ({"GET": _h_balance}, True),

@@ -222,6 +222,17 @@ ACCOUNT_CONFIG = TableSpec(
     primary_key=("uid",),
 )
 
+#: ``public/funding-rate-history``: public data, one row per SWAP and funding time (the
+#: ``account_uid`` is the account whose sync fetched it). The realised rate tells which
+#: side paid: a long position pays ``notional * rate`` when it is positive.
+FUNDING_RATES = TableSpec(
+    "funding_rates",
+    _spec(
+        "instType:s instId:s formulaType:s fundingRate:d realizedRate:d fundingTime:t method:s"
+    ),
+    primary_key=("inst_id", "funding_time"),
+)
+
 #: One row per run and snapshot resource, so that "no open positions" can be told apart
 #: from "positions not synced" (the positions table gets no row when nothing is open).
 SNAPSHOTS = TableSpec(
@@ -238,6 +249,7 @@ TABLES: dict[str, TableSpec] = {
         BILLS,
         POSITIONS,
         POSITIONS_HISTORY,
+        FUNDING_RATES,
         BALANCES,
         INSTRUMENTS,
         ACCOUNT_CONFIG,

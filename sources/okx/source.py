@@ -8,6 +8,7 @@
 | ``positions`` | ``account/positions`` (snapshot) | none | ``account_uid, snapshot_at, pos_id`` | merge (an append that a resumed load cannot double) |
 | ``balances`` | ``account/balance`` (snapshot) | none | ``account_uid, snapshot_at, ccy`` | merge (idem) |
 | ``instruments`` | ``public/instruments`` per instType, OPTION per family | none | ``inst_type, inst_id`` | merge, never deleted |
+| ``funding_rates`` | ``public/funding-rate-history`` per SWAP charged funding (3 months) | ``fundingTime`` | ``inst_id, funding_time`` | merge |
 | ``account_config`` | ``account/config`` | none | ``uid`` | merge |
 | ``snapshots`` | (one row per snapshot resource and run) | none | ``account_uid, snapshot_at, resource`` | merge |
 
@@ -19,6 +20,7 @@ run killed before its load completes leaves the previous cursors in force)::
     accounts.<uid>.bills.*           {hwm, hwm_ts, synced_at, history_scopes}
     accounts.<uid>.positions_history.*  {hwm, synced_at}  (hwm = newest uTime)
     accounts.<uid>.option_families   [BTC-USD, ...]      for public/instruments OPTION
+    accounts.<uid>.funding_rates.<instId>  {hwm}         newest fundingTime loaded
 
 Each ledger resource walks its recent endpoint (higher limit, short window) from the
 newest record down to the checkpoint and, when the checkpoint is older than that window
@@ -65,6 +67,7 @@ from sources.okx.schema import (
     BALANCES,
     BILLS,
     FILLS,
+    FUNDING_RATES,
     INSTRUMENTS,
     POSITIONS,
     POSITIONS_HISTORY,
@@ -104,6 +107,13 @@ FILLS_STALL_S = 60.0
 #: A listed instrument already loaded is merged again (attributes, ``last_seen_at``) at
 #: most this often; new instruments are merged on every run.
 INSTRUMENT_REFRESH_MS = 6 * HOUR_MS
+#: OKX's retention of ``public/funding-rate-history``.
+FUNDING_RATE_WINDOW_MS = 90 * DAY_MS
+#: Page size of ``public/funding-rate-history`` (its documented maximum).
+FUNDING_RATE_PAGE = 400
+#: A funding bill is booked shortly after its funding time: a bill no later than this
+#: after the newest rate loaded is covered by it (funding is at most hourly).
+FUNDING_BILL_LAG_MS = 30 * MINUTE_MS
 #: Parallel time slices of a long walk when requests are not rate limited.
 UNLIMITED_SLICES = 4
 #: Rows per Arrow table handed to dlt (dlt loads Arrow batches ~20x faster than dicts).
@@ -271,6 +281,9 @@ class _Run:
     slices: int = 1
     fill_families: set[str] = field(default_factory=set)
     fills_done: threading.Event = field(default_factory=threading.Event)
+    #: SWAP instId → newest funding bill (ms) seen by this run's bills resource
+    funding_bills: dict[str, int] = field(default_factory=dict)
+    bills_done: threading.Event = field(default_factory=threading.Event)
     failed: threading.Event = field(default_factory=threading.Event)
     last_beat: float = field(default_factory=time.monotonic)
     _known: dict[tuple[str, str], tuple[int, int]] | None = None
@@ -548,6 +561,7 @@ def _ledger_resource(run: _Run, ledger: _Ledger) -> Iterator[Any]:
     skip_below = None if run.full_refresh or prev_cp is None else prev_cp.cursor
     newest: dict[str, tuple[int, int | None]] = {}
     families: set[str] = set()
+    funding: dict[str, int] = {}
     for page in _ledger_pages(run, ledger, state, run.beat if ledger.resource == "fills" else None):
         for row in page:
             bill_id = _int(row.get("billId"))
@@ -561,12 +575,20 @@ def _ledger_resource(run: _Run, ledger: _Ledger) -> Iterator[Any]:
                 family = _option_family(str(row.get("instId") or ""))
                 if family:
                     families.add(family)
+            elif scope == "SWAP" and row.get("type") == "8" and row.get("instId"):
+                inst, charged_at = str(row["instId"]), _int(row.get("ts")) or 0
+                if charged_at > funding.get(inst, 0):
+                    funding[inst] = charged_at
         table = batcher.add(_drop_loaded_overlap(run, ledger.table.name, page, skip_below))
         if table is not None:
             yield table
     table = batcher.flush()
     if table is not None:
         yield table
+    if funding:
+        with run.lock:
+            for inst, charged_at in funding.items():
+                run.funding_bills[inst] = max(charged_at, run.funding_bills.get(inst, 0))
     if ledger.resource == "fills":
         with run.lock:
             run.fill_families |= families
@@ -789,6 +811,67 @@ def _instruments_resource(run: _Run) -> Iterator[pa.Table]:
     yield from _instrument_tables(run, rows)
 
 
+def _funding_rates_resource(run: _Run) -> Iterator[pa.Table]:
+    """The funding-rate history of every SWAP this account was charged funding on.
+
+    Waits for the bills resource (the funding bills of this run name the instruments),
+    then walks each instrument's history back to its checkpoint; an instrument whose
+    newest funding bill is already covered by a loaded rate is not asked for. The rate
+    is what tells a long position's funding bill from a short one's in hedge mode
+    (bills carry no ``posSide``).
+    """
+    while not run.bills_done.wait(0.2):
+        if run.failed.is_set():
+            return
+    if run.failed.is_set():
+        return
+    acct = run.account_state()
+    state: dict[str, Any] = acct.setdefault("funding_rates", {})
+    with run.lock:
+        due = dict(run.funding_bills)
+    if run.uid.isdigit():
+        for inst, newest in run.read(
+            "bills",
+            "SELECT inst_id, max(epoch_ms(ts)) FROM {table} WHERE account_uid = "
+            f"'{run.uid}' AND type = '8' AND inst_type = 'SWAP' AND inst_id IS NOT NULL "
+            "GROUP BY inst_id",
+        ):
+            if newest is not None:
+                due[str(inst)] = max(int(newest), due.get(str(inst), 0))
+    fetch = run.fetcher("/api/v5/public/funding-rate-history")
+    batcher = _Batcher(run, "funding_rates", FUNDING_RATES, {"account_uid": run.uid},
+                       time_field="fundingTime")
+    for inst in sorted(due):
+        hwm = None if run.full_refresh else _int((state.get(inst) or {}).get("hwm"))
+        if hwm is not None and due[inst] - hwm <= FUNDING_BILL_LAG_MS:
+            continue
+        if due[inst] < run.now_ms - FUNDING_RATE_WINDOW_MS:
+            continue  # OKX no longer has the rates of this instrument's funding bills
+        rep = WalkReport(name=f"/api/v5/public/funding-rate-history {inst}")
+        run.observer.add_walk(rep)
+        try:
+            for page in walk_back(
+                fetch,
+                params={"instId": inst},
+                cursor_field="fundingTime",
+                time_field=None,
+                checkpoint=Checkpoint(hwm) if hwm is not None else None,
+                limit=FUNDING_RATE_PAGE,
+                report=rep,
+            ):
+                table = batcher.add(page)
+                if table is not None:
+                    yield table
+        except OkxRequestError as exc:  # a delisted swap: its funding bills stay unrated
+            logger.info("no funding-rate history for %s: %s", inst, exc)
+            continue
+        if rep.newest is not None and (hwm is None or rep.newest[0] > hwm):
+            state[inst] = {"hwm": rep.newest[0]}
+    table = batcher.flush()
+    if table is not None:
+        yield table
+
+
 def _account_config_resource(run: _Run) -> Iterator[pa.Table]:
     run.observer.add_rows("account_config", 1, None, None)
     yield rows_to_arrow([run.config_row], ACCOUNT_CONFIG,
@@ -903,7 +986,14 @@ def okx_source(
 
     def bills() -> Iterator[pa.Table]:
         """``account/bills`` (7 days) and ``account/bills-archive`` (3 months), unfiltered."""
-        yield from _guarded(run, _ledger_resource(run, BILLS_LEDGER))
+        try:
+            yield from _guarded(run, _ledger_resource(run, BILLS_LEDGER))
+        finally:
+            run.bills_done.set()
+
+    def funding_rates() -> Iterator[pa.Table]:
+        """``public/funding-rate-history`` of the SWAPs charged funding (3 months)."""
+        yield from _guarded(run, _funding_rates_resource(run))
 
     def positions_history() -> Iterator[pa.Table]:
         """``account/positions-history`` (3 months), ``uTime`` cursor."""
@@ -936,6 +1026,7 @@ def okx_source(
         _resource(positions, POSITIONS),
         _resource(balances, BALANCES),
         _resource(instruments, INSTRUMENTS),
+        _resource(funding_rates, FUNDING_RATES),
         _resource(account_config_, ACCOUNT_CONFIG),
         _resource(snapshots, SNAPSHOTS),
     ]

@@ -1,11 +1,14 @@
 -- grain: one row per funding (type 8) or interest (type 7) bill, valued in its P&L
 -- currency and attributed to the round trip it fell in (or to none)
 -- materialized: table
--- depends_on: journal_staging.stg_okx__bills, journal_int.int_book_events, journal_int.int_instrument_specs
+-- depends_on: journal_staging.stg_okx__bills, journal_staging.stg_okx__funding_rates, journal_int.int_book_events, journal_int.int_instrument_specs
 -- The amount is the bill's bal_chg (what the ledger moved; negative = paid).
 -- Funding: the books of the bill's instrument with a position open at the bill's time
--- (ASOF the last event at or before it); with two (hedge long and short) the one whose
--- size equals the bill's sz wins, then long before short.
+-- (ASOF the last event at or before it). OKX's funding bills carry no posSide, so with
+-- two (hedge long and short) the one whose size equals the bill's sz wins; when both
+-- sizes are equal, the side the funding rate says paid: with a positive realised rate
+-- (the last funding time at most an hour before the bill) longs pay and shorts receive;
+-- then long before short.
 -- Interest (MARGIN): the MARGIN book of the pair the bill names (inst_type SPOT when the
 -- bill says SPOT), when its position is open at the bill's time. A bill without inst_id
 -- belongs to no trip (only daily and per-type relations).
@@ -32,6 +35,12 @@ specs as (
 
 ),
 
+rates as (
+
+    select * from journal_staging.stg_okx__funding_rates
+
+),
+
 charges as (
 
     select
@@ -50,6 +59,21 @@ charges as (
         sz,
         bal_chg                                                   as amount
     from bills
+
+),
+
+rated as (
+
+    select
+        charges.account_uid,
+        charges.bill_id,
+        rates.rate                                                as funding_rate
+    from charges
+    asof join rates
+        on rates.inst_id = charges.inst_id
+        and charges.event_at >= rates.funding_at
+    where charges.kind = 'funding'
+        and charges.event_at - rates.funding_at <= interval 1 hour
 
 ),
 
@@ -90,12 +114,17 @@ positioned as (
 
 open_at_charge as (
 
-    select account_uid, bill_id, pos_side, trip_after, pos_after
+    select positioned.account_uid, positioned.bill_id, pos_side, trip_after, pos_after
     from positioned
+    left join rated
+        on rated.account_uid = positioned.account_uid and rated.bill_id = positioned.bill_id
     where pos_after <> 0
     qualify row_number() over (
-        partition by account_uid, bill_id
-        order by coalesce(abs(pos_after) = sz, false) desc, pos_side
+        partition by positioned.account_uid, positioned.bill_id
+        order by coalesce(abs(pos_after) = sz, false) desc,
+                 -- the side that pays: long when the rate is positive (amount < 0)
+                 coalesce(sign(amount) = -sign(rated.funding_rate) * sign(pos_after), false) desc,
+                 pos_side
     ) = 1
 
 ),
