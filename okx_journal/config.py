@@ -154,7 +154,8 @@ def resolve_credentials(profile: str | None) -> OkxCredentials:
                 if "OKX_API_PASSPHRASE" in missing
                 else ""
             )
-            raise ConfigError(f"{what} is not set{hint}: set it, or use --profile NAME")
+            verb, obj = ("are", "them") if len(missing) > 1 else ("is", "it")
+            raise ConfigError(f"{what} {verb} not set{hint}: set {obj}, or use --profile NAME")
         return OkxCredentials(env["OKX_API_KEY"], env["OKX_API_SECRET"], env["OKX_API_PASSPHRASE"])
     return _from_dlt("the environment")
 
