@@ -242,14 +242,20 @@ class SourceObserver:
     def add_rows(self, resource: str, n: int, oldest: int | None, newest: int | None) -> None:
         with self._lock:
             self.rows[resource] += n
-            if oldest is not None and newest is not None:
-                old = self.span_ms.get(resource)
-                if old is None:
-                    self.span_ms[resource] = (oldest, newest)
-                else:
-                    self.span_ms[resource] = (min(old[0], oldest), max(old[1], newest))
+        self.add_span(resource, oldest, newest)
         if self.on_rows is not None:
             self.on_rows(resource, n)
+
+    def add_span(self, resource: str, oldest: int | None, newest: int | None) -> None:
+        """Widens the time span (epoch ms) of the rows fetched for ``resource``."""
+        if oldest is None or newest is None:
+            return
+        with self._lock:
+            old = self.span_ms.get(resource)
+            if old is None:
+                self.span_ms[resource] = (oldest, newest)
+            else:
+                self.span_ms[resource] = (min(old[0], oldest), max(old[1], newest))
 
     def warn(self, text: str) -> None:
         with self._lock:
@@ -372,6 +378,8 @@ class _Batcher:
 
     def add(self, page: Page) -> pa.Table | None:
         self.rows.extend(page)
+        if page:  # counted per page, so that the progress display keeps up
+            self.run.observer.add_rows(self.resource, len(page), None, None)
         if len(self.rows) >= BATCH_ROWS:
             return self.flush()
         return None
@@ -383,7 +391,7 @@ class _Batcher:
         table = rows_to_arrow(rows, self.table, self.constants)
         del rows
         oldest, newest = _time_span(table, self.time_field)
-        self.run.observer.add_rows(self.resource, table.num_rows, oldest, newest)
+        self.run.observer.add_span(self.resource, oldest, newest)
         return table
 
 
