@@ -472,10 +472,12 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
 
     with SyncLock(db_path):
         _quiet_dlt()
+        from okx_journal.config import register_providers
         from okx_journal.permissions import enforce_read_only
         from sources.okx.client import OkxClient
         from sources.okx.source import SourceObserver, duckdb_reader, okx_source
 
+        register_providers()  # dlt.toml's settings hold for library use too ([load] workers)
         _freeze_import_time_objects()
         _forget_state_of_a_missing_database(db_path, out)
         pipeline = _pipeline(db_path)

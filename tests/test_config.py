@@ -59,3 +59,28 @@ def test_invalid_check_mode_is_a_configuration_error(tmp_path: Path) -> None:
     )
     assert result.returncode == 2, result.stderr
     assert "okx_journal.checks" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+LOAD_PROBE = (
+    "from okx_journal.config import register_providers; register_providers();"
+    "from dlt.common.configuration import resolve_configuration;"
+    "from dlt.load.configuration import LoaderConfiguration;"
+    "print(resolve_configuration(LoaderConfiguration(), sections=('load',),"
+    " accept_partial=True).workers)"
+)
+
+
+def test_dlt_reads_its_own_sections_from_dlt_toml(tmp_path: Path) -> None:
+    """``[load] workers`` (one load job at a time: lower peak memory) reaches dlt's loader."""
+    repo = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOAD__")}
+    env["PYTHONPATH"] = str(repo)
+
+    def probe(extra: dict[str, str]) -> str:
+        result = subprocess.run([sys.executable, "-c", LOAD_PROBE], cwd=tmp_path,
+                                capture_output=True, text=True, env=env | extra, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    assert probe({}) == "1"
+    assert probe({"LOAD__WORKERS": "4"}) == "4"
