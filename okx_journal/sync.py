@@ -62,6 +62,8 @@ SUMMARY_TABLES = (
 #: raw tables of public data, shared by the accounts of a database
 _PUBLIC_TABLES = ("instruments", "funding_rates")
 _LEDGER_TABLES = ("fills", "bills", "positions_history")
+#: Load packages one sync may load (a backfill window each, then the last one).
+MAX_PACKAGES = 500
 
 
 def pipelines_dir_for(db_path: Path) -> Path:
@@ -125,6 +127,7 @@ class SyncSummary:
         seconds: Wall time of the whole sync.
         warnings: Sentences for the user.
         resumed_package: An interrupted run's pending load was completed first.
+        packages: Load packages this sync loaded (a backfill comes in several).
         journal_built: The journal transforms ran.
         checks_ok: The data checks passed (None: not run).
     """
@@ -142,6 +145,7 @@ class SyncSummary:
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
     resumed_package: bool = False
+    packages: int = 0
     journal_built: bool = False
     checks_ok: bool | None = None
 
@@ -174,6 +178,8 @@ class SyncSummary:
             text += f" OKX answered 'rate limit' {self.rate_limited_answers} times (retried)."
         if self.resumed_package:
             text += " First completed the load of an interrupted sync."
+        if self.packages > 1:
+            text += f" Backfilled in {self.packages} parts, oldest first, each saved as it loaded."
         text += " Journal rebuilt." if self.journal_built else ""
         if self.checks_ok is not None:
             text += " Data checks passed." if self.checks_ok else " Data checks FAILED: run `okx-journal check`."
@@ -199,6 +205,7 @@ class SyncSummary:
             "seconds": round(self.seconds, 3),
             "warnings": list(self.warnings),
             "resumed_package": self.resumed_package,
+            "load_packages": self.packages,
             "journal_built": self.journal_built,
             "checks_ok": self.checks_ok,
         }
@@ -512,18 +519,37 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
             observer = SourceObserver(on_rows=progress.on_rows)
             progress.start()
             try:
-                source = okx_source(
-                    credentials=opts.credentials,
-                    base_url=opts.base_url,
-                    demo_trading=opts.demo_trading,
-                    rate_limits=opts.rate_limits,
-                    full_refresh=opts.full_refresh,
-                    client=client,
-                    account_config=config,
-                    observer=observer,
-                    reader=duckdb_reader(db_path, RAW_DATASET),
-                )
-                pipeline.run(source)
+                # a backfill comes in several packages (each loaded, with its cursors,
+                # before the next is extracted); the last one is a usual incremental run
+                while True:
+                    source = okx_source(
+                        credentials=opts.credentials,
+                        base_url=opts.base_url,
+                        demo_trading=opts.demo_trading,
+                        rate_limits=opts.rate_limits,
+                        full_refresh=opts.full_refresh and summary.packages == 0,
+                        client=client,
+                        account_config=config,
+                        observer=observer,
+                        reader=duckdb_reader(db_path, RAW_DATASET),
+                    )
+                    pipeline.run(source)
+                    summary.packages += 1
+                    if not observer.backfill_pending:
+                        break
+                    if summary.packages >= MAX_PACKAGES:
+                        raise OkxJournalError(
+                            f"the backfill did not finish in {MAX_PACKAGES} load packages; "
+                            "run the sync again to continue where it stopped"
+                        )
+                    if out:
+                        done = min(observer.backfill_through.values(), default=None)
+                        out(
+                            f"backfill: {summary.packages} part(s) loaded"
+                            + (f", through {_ms_to_dt(done):%Y-%m-%d %H:%M} UTC" if done else "")
+                            + f" ({observer.rows.get('fills', 0):,} fills, "
+                            f"{observer.rows.get('bills', 0):,} ledger entries so far)"
+                        )
             except Exception as exc:
                 okx_error = _okx_error_in(exc)
                 if okx_error is not None:

@@ -37,7 +37,7 @@ os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
 
 import dlt  # noqa: E402
 
-from sources.okx.source import duckdb_reader, okx_source  # noqa: E402
+from sources.okx.source import SourceObserver, duckdb_reader, okx_source  # noqa: E402
 
 PIPELINE_NAME = "okx_journal"
 DATASET = "okx_raw"
@@ -49,8 +49,11 @@ def load_okx(db_path: str | Path = "okx_journal.duckdb") -> object:
     dlt's pipeline folder is ``<db>.dlt/`` beside the database (as ``okx-journal sync``
     uses), so the cursors belong to that database file.
 
+    A big backfill comes in several load packages (see ``sources.okx.source``): the
+    pipeline runs again until the last one is loaded.
+
     Returns:
-        dlt's ``LoadInfo`` of the run.
+        dlt's ``LoadInfo`` of the last package.
     """
     db = Path(db_path)
     pipelines_dir = db.with_name(db.name + ".dlt")
@@ -68,7 +71,11 @@ def load_okx(db_path: str | Path = "okx_journal.duckdb") -> object:
     if pipeline.has_pending_data:
         pipeline.run()  # finish the interrupted run's package first
         pipeline = make()
-    return pipeline.run(okx_source(reader=duckdb_reader(db, DATASET)))
+    observer = SourceObserver()
+    while True:
+        info = pipeline.run(okx_source(reader=duckdb_reader(db, DATASET), observer=observer))
+        if not observer.backfill_pending:
+            return info
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -103,6 +104,7 @@ def test_first_load_takes_everything_and_second_run_only_what_is_new(
     assert first.new_rows["bills"] == len(acc.bills)
     assert first.new_rows["positions_history"] == len(acc.positions_history)
     assert first.new_rows["instruments"] > 0 and first.new_rows["account_config"] == 1
+    assert first.packages == 1  # a small account's backfill is one load package
     assert query(db, "SELECT count(*) FROM okx_raw.positions")[0][0] == len(acc.positions)
     details = acc.balance.get("details", [])
     assert query(db, "SELECT count(*) FROM okx_raw.balances")[0][0] == len(details)
@@ -168,6 +170,51 @@ def test_funding_rates_follow_new_funding_bills(tmp_path: Path) -> None:
     rates = set(query(db, "SELECT inst_id, epoch_ms(funding_time) FROM okx_raw.funding_rates"))
     assert new_funding <= rates
     assert len(rates) > before and summary.new_rows["funding_rates"] == len(rates) - before
+
+
+def test_backfill_in_packages_is_exactly_once_and_keeps_its_progress(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first load comes in time windows, one load package each, oldest first: a sync
+    that fails half-way keeps the windows it loaded, and the next one goes on from there."""
+    monkeypatch.setenv("SOURCES__OKX__BACKFILL_PACKAGE_ROWS", "300")
+    h = generate_history(seed=5, scale=1500)
+    acc = h.accounts[0]
+    ref_db, db = tmp_path / "ref.duckdb", tmp_path / "j.duckdb"
+    with Simulator(h, rate_limits=False) as s:
+        ref = sync(ref_db, s, acc)
+        assert ref.packages >= 5
+        assert_exactly_once(ref_db, acc)
+        # positions, balances and their snapshot are taken once, by the last package
+        assert query(ref_db, "SELECT count(DISTINCT snapshot_at) FROM okx_raw.snapshots")[0][0] == 1
+        full_requests = s.stats.requests["/api/v5/account/bills-archive"]
+
+        parts_with_bills: list[str] = []
+
+        def fail_after_two_parts_with_bills(line: str) -> None:
+            found = re.search(r"\(([\d,]+) fills, ([\d,]+) ledger entries so far\)", line)
+            if found and found.group(2) != "0":
+                parts_with_bills.append(line)
+                if len(parts_with_bills) == 2:
+                    s.inject(sim_server.Fault("code", path="/api/v5/account/bills-archive",
+                                              code="50113", times=10_000))
+
+        with pytest.raises(OkxAuthError):
+            run_sync(SyncOptions(db_path=db, credentials=creds(acc), base_url=s.url,
+                                 rate_limits=False, transforms=False),
+                     log=fail_after_two_parts_with_bills)
+        s.clear_faults()
+        kept = keys(db, "bills", acc.uid)
+        assert 0 < len(kept) < len(acc.bills) and len(kept) == len(set(kept))
+        s.stats.reset()
+        second = sync(db, s, acc)
+        assert_exactly_once(db, acc)
+        assert second.packages < ref.packages
+        assert s.stats.requests["/api/v5/account/bills-archive"] < full_requests
+        # once complete, the next sync is an ordinary incremental one
+        s.stats.reset()
+        assert sync(db, s, acc).packages == 1
+        assert s.stats.requests["/api/v5/account/bills-archive"] == 0
 
 
 def test_fills_across_page_boundary_with_equal_timestamps(
@@ -494,9 +541,13 @@ def pending_packages(db: Path) -> int:
     )
 
 
-def test_kill_9_at_random_points_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
+def test_kill_9_at_random_points_loses_nothing_and_duplicates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """12+ runs killed with SIGKILL at random moments (some full refreshes, records arriving
-    in between), then one clean run: every record exactly once."""
+    in between), then one clean run: every record exactly once. Backfills come in packages
+    of ~500 ledger rows here, so kills also land between and inside backfill windows."""
+    monkeypatch.setenv("SOURCES__OKX__BACKFILL_PACKAGE_ROWS", "500")
     history = generate_history(seed=9, scale=2500)
     acc = history.accounts[0]
     db = tmp_path / "j.duckdb"
@@ -548,3 +599,29 @@ def test_pending_package_of_an_interrupted_run_is_loaded_first(
     assert summary.resumed_package
     assert pending_packages(db) == 0
     assert_exactly_once(db, acc)
+
+
+def test_dlt_entry_point_loads_a_backfill_in_packages_exactly_once(tmp_path: Path) -> None:
+    """``python pipelines/okx_pipeline.py`` (dlt-conventional use) runs every package."""
+    history = generate_history(seed=4, scale=800)
+    acc = history.accounts[0]
+    db = tmp_path / "dlt.duckdb"
+    with Simulator(history, rate_limits=False) as sim:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("OKX_", "SOURCES__"))},
+            "SOURCES__OKX__CREDENTIALS__API_KEY": acc.api_key,
+            "SOURCES__OKX__CREDENTIALS__SECRET": acc.secret,
+            "SOURCES__OKX__CREDENTIALS__PASSPHRASE": acc.passphrase,
+            "SOURCES__OKX__BASE_URL": sim.url,
+            "SOURCES__OKX__RATE_LIMITS": "false",
+            "SOURCES__OKX__BACKFILL_PACKAGE_ROWS": "300",
+        }
+        result = subprocess.run(
+            [sys.executable, str(REPO / "pipelines" / "okx_pipeline.py"), str(db)],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+    assert_exactly_once(db, acc)
+    loads = query(db, "SELECT count(*) FROM okx_raw._dlt_loads")[0][0]
+    assert loads > 3  # several backfill packages, then the last one
+    assert query(db, "SELECT count(DISTINCT snapshot_at) FROM okx_raw.snapshots")[0][0] == 1

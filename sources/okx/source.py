@@ -15,9 +15,9 @@
 Incremental state lives in dlt's source state, committed with the load package (so a
 run killed before its load completes leaves the previous cursors in force)::
 
-    accounts.<uid>.fills.*           {hwm, hwm_ts, synced_at, history_scopes}
+    accounts.<uid>.fills.*           {hwm, hwm_ts, synced_at, history_scopes, backfill}
     accounts.<uid>.fills.<instType>  {hwm, hwm_ts}        newest fill of that type
-    accounts.<uid>.bills.*           {hwm, hwm_ts, synced_at, history_scopes}
+    accounts.<uid>.bills.*           {hwm, hwm_ts, synced_at, history_scopes, backfill}
     accounts.<uid>.positions_history.*  {hwm, synced_at}  (hwm = newest uTime)
     accounts.<uid>.option_families   [BTC-USD, ...]      for public/instruments OPTION
     accounts.<uid>.funding_rates.<instId>  {hwm}         newest fundingTime loaded
@@ -29,6 +29,16 @@ boundary inside the recent window; the two overlap by half a day and the merge
 deduplicates. When the recent endpoint turns out not to reach the boundary, the gap is
 walked afterwards on the long endpoint. Every walk re-reads a small overlap below the
 checkpoint.
+
+A backfill (first sync, or a sync after a pause longer than the recent window) of more
+than ``backfill_package_rows`` (50,000) ledger rows comes in several load packages: time
+windows of the long endpoints, oldest first, sized from the density of the newest 100
+ledger entries and then of each window loaded. ``backfill = {through, window_ms}`` is
+committed with each window's package, so a sync stopped half-way keeps the windows it
+loaded. Only the last package reads the recent endpoints, positions history, positions,
+balances, instruments and the account config; ``run_sync`` runs the pipeline again while
+``SourceObserver.backfill_pending`` is set. The load step merges each table of a package
+in one statement, so the package's size bounds the sync's memory.
 """
 
 from __future__ import annotations
@@ -114,6 +124,12 @@ FUNDING_RATE_PAGE = 400
 #: A funding bill is booked shortly after its funding time: a bill no later than this
 #: after the newest rate loaded is covered by it (funding is at most hourly).
 FUNDING_BILL_LAG_MS = 30 * MINUTE_MS
+#: A first backfill (or one after a long pause) is loaded in several packages, oldest
+#: first, each covering a time window of the 3-month endpoints: the load step merges a
+#: package's tables in one statement, so its memory follows the package's size. The
+#: ledger rows a window aims at: the first window is sized from the density of the newest
+#: ledger entries, each next one from the density of the last window.
+BACKFILL_PACKAGE_ROWS = 50_000
 #: Parallel time slices of a long walk when requests are not rate limited.
 UNLIMITED_SLICES = 4
 #: Rows per Arrow table handed to dlt (dlt loads Arrow batches ~20x faster than dicts).
@@ -236,6 +252,10 @@ class SourceObserver:
     warnings: list[str] = field(default_factory=list)
     walks: list[WalkReport] = field(default_factory=list)
     uid: str | None = None
+    #: the package just extracted is one window of a backfill: run the pipeline again
+    backfill_pending: bool = False
+    #: ledger resource → end (ms) of the backfill window its last package covered
+    backfill_through: dict[str, int] = field(default_factory=dict)
     on_rows: Callable[[str, int], None] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -287,6 +307,12 @@ class _Run:
     slices: int = 1
     fill_families: set[str] = field(default_factory=set)
     fills_done: threading.Event = field(default_factory=threading.Event)
+    #: ledger rows a backfill package aims at (0: one package, however big)
+    package_rows: int = BACKFILL_PACKAGE_ROWS
+    #: the plan of each ledger resource for this package (see ``_ledger_plan``)
+    plans: dict[str, _Plan] = field(default_factory=dict)
+    #: this package completes the sync (every ledger reached its recent window)
+    final: bool = True
     #: SWAP instId → newest funding bill (ms) seen by this run's bills resource
     funding_bills: dict[str, int] = field(default_factory=dict)
     bills_done: threading.Event = field(default_factory=threading.Event)
@@ -443,6 +469,90 @@ BILLS_LEDGER = _Ledger(
 )
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What one ledger resource walks in this package.
+
+    Attributes:
+        window_end: Upper end (ms) of the 3-month endpoint's walk: the recent boundary
+            when ``final``, else the end of this backfill window.
+        final: The walk reaches the recent endpoint's window (the recent endpoint and
+            the gap logic run); otherwise only the window is walked.
+        window_ms: The window's length (for sizing the next one).
+        begin: Lower bound (ms) of a backfill window after the first; None lets the
+            oldest walk reach down to the checkpoint (or whatever OKX still keeps).
+    """
+
+    window_end: int
+    final: bool
+    window_ms: int = 0
+    begin: int | None = None
+
+
+def _ledger_plan(run: _Run, ledger: _Ledger, top: Mapping[str, Any],
+                 first_window: Callable[[], int | None]) -> _Plan:
+    """Decides whether this package walks a backfill window or runs as usual.
+
+    State ``backfill = {through, window_ms}`` (committed with each window's package) says
+    a backfill is under way: the next window starts ``OVERLAP_MS`` below ``through``. A
+    new backfill starts when the 3-month endpoint must be walked over more than one
+    window (first sync, or a sync after a pause longer than the recent window). A full
+    refresh is always one package. ``first_window`` sizes a new backfill's first window
+    (None: everything fits one package).
+    """
+    boundary = run.now_ms - ledger.recent_window_ms + BOUNDARY_MARGIN_MS
+    oldest = run.now_ms - ledger.history_window_ms
+    if run.full_refresh or run.package_rows <= 0:
+        return _Plan(boundary, True)
+    backfill = top.get("backfill") or {}
+    through = _int(backfill.get("through"))
+    window = _int(backfill.get("window_ms")) or 0
+    begin: int | None = None
+    if through is not None:
+        begin = max(oldest, through - OVERLAP_MS)
+        start = begin
+    else:
+        cp = _checkpoint(top)
+        if cp is not None and cp.ts is not None and cp.ts >= boundary + OVERLAP_MS:
+            return _Plan(boundary, True)  # incremental: the recent endpoint suffices
+        walked = set(top.get("history_scopes", ()))
+        start = oldest
+        if cp is not None and cp.ts is not None and all(
+            (scope or "*") in walked for scope in ledger.history_scopes
+        ):
+            start = max(oldest, cp.ts - OVERLAP_MS)
+        window = first_window() or 0
+        if not window:
+            return _Plan(boundary, True)
+    if start + window >= boundary:
+        return _Plan(boundary, True, window, begin)
+    return _Plan(start + window, False, window, begin)
+
+
+def _probe_first_window(run: _Run) -> int | None:
+    """The first backfill window: long enough for about ``package_rows`` ledger rows at
+    the density of the newest 100 entries of ``bills-archive`` (one request), or None
+    when the whole 3-month ledger has fewer than 100 entries (one package will do)."""
+    boundary = run.now_ms - BILLS_LEDGER.recent_window_ms + BOUNDARY_MARGIN_MS
+    page = run.client.get(BILLS_LEDGER.history_path, {"end": str(boundary), "limit": "100"})
+    times = [t for t in (_int(r.get("ts")) for r in page) if t is not None]
+    if len(times) < 100:
+        return None
+    span = max(times) - min(times)
+    return int(max(HOUR_MS, min(span * run.package_rows // len(times), HISTORY_WINDOW_MS)))
+
+
+def _next_window(window_ms: int, rows: int, target: int, data_span_ms: int) -> int:
+    """The next backfill window: about ``target`` rows at the density the last window
+    showed between its oldest row and its end (an account's first trade may fall inside
+    it), at most twice as long as the last one."""
+    if rows <= 0:
+        grown = window_ms * 2
+    else:
+        grown = max(HOUR_MS, min(data_span_ms, window_ms)) * target // rows
+    return int(max(HOUR_MS, min(grown, window_ms * 2, HISTORY_WINDOW_MS)))
+
+
 def _checkpoint(entry: Mapping[str, Any] | None) -> Checkpoint | None:
     if not entry:
         return None
@@ -501,7 +611,12 @@ def _ledger_pages(
     cp = None if run.full_refresh else _checkpoint(top)
     walked_scopes = set(top.get("history_scopes", ())) if not run.full_refresh else set()
     boundary = run.now_ms - ledger.recent_window_ms + BOUNDARY_MARGIN_MS
-    need_history = cp is None or cp.ts is None or cp.ts < boundary + OVERLAP_MS
+    plan = run.plans.get(ledger.resource) or _Plan(boundary, True)
+    need_history = (
+        plan.begin is not None or not plan.final
+        or cp is None or cp.ts is None or cp.ts < boundary + OVERLAP_MS
+    )
+    upper = boundary if plan.final else plan.window_end
 
     def scope_cp(scope: str | None) -> Checkpoint | None:
         return cp if (scope or "*") in walked_scopes else None
@@ -510,15 +625,20 @@ def _ledger_pages(
     run.observer.add_walk(recent)
     fetch_recent = run.fetcher(ledger.recent_path)
     fetch_history = run.fetcher(ledger.history_path)
-    walks = [_walk(fetch_recent, {}, cp, OVERLAP_MS, None, recent)]
+    # a backfill window before the last walks the 3-month endpoint only
+    walks = [_walk(fetch_recent, {}, cp, OVERLAP_MS, None, recent)] if plan.final else []
     history: dict[str | None, list[WalkReport]] = {}
     if need_history:
         for scope in ledger.history_scopes:
             c = scope_cp(scope)
             lowest = run.now_ms - ledger.history_window_ms
-            if c is not None and c.ts is not None:
+            if plan.begin is not None:
+                lowest, c = max(lowest, plan.begin), None  # bounded by ``begin`` instead
+            elif c is not None and c.ts is not None:
                 lowest = max(lowest, c.ts - OVERLAP_MS)
-            for i, (begin, end) in enumerate(_time_slices(lowest, boundary, run.slices)):
+            for i, (begin, end) in enumerate(_time_slices(lowest, upper, run.slices)):
+                if i == 0 and plan.begin is not None:
+                    begin = lowest
                 params = {**_scope_params(scope), "end": str(end)}
                 if begin is not None:
                     params["begin"] = str(begin)
@@ -533,7 +653,7 @@ def _ledger_pages(
                 )
     yield from parallel_pages(walks, on_idle=on_idle)
 
-    if recent.reached_checkpoint:
+    if not plan.final or recent.reached_checkpoint:
         return
     # The recent endpoint ran out before the checkpoint: cover what lies between its
     # oldest record and what the long endpoint already gave (or the checkpoint).
@@ -570,15 +690,21 @@ def _ledger_resource(run: _Run, ledger: _Ledger) -> Iterator[Any]:
     newest: dict[str, tuple[int, int | None]] = {}
     families: set[str] = set()
     funding: dict[str, int] = {}
+    walked_rows = 0
+    oldest_ts: int | None = None
     for page in _ledger_pages(run, ledger, state, run.beat if ledger.resource == "fills" else None):
+        walked_rows += len(page)
         for row in page:
             bill_id = _int(row.get("billId"))
             if bill_id is None:
                 continue
             scope = str(row.get("instType") or "")
+            row_ts = _int(row.get("ts"))
+            if row_ts is not None and (oldest_ts is None or row_ts < oldest_ts):
+                oldest_ts = row_ts
             best = newest.get(scope)
             if best is None or bill_id > best[0]:
-                newest[scope] = (bill_id, _int(row.get("ts")))
+                newest[scope] = (bill_id, row_ts)
             if scope == "OPTION":
                 family = _option_family(str(row.get("instId") or ""))
                 if family:
@@ -612,6 +738,15 @@ def _ledger_resource(run: _Run, ledger: _Ledger) -> Iterator[Any]:
     }
     if overall is not None:
         new_top.update(hwm=str(overall[0]), hwm_ts=overall[1])
+    plan = run.plans.get(ledger.resource)
+    if plan is not None and not plan.final:
+        new_top["backfill"] = {
+            "through": plan.window_end,
+            "window_ms": _next_window(
+                plan.window_ms, walked_rows, run.package_rows,
+                plan.window_end - (oldest_ts if oldest_ts is not None else plan.window_end),
+            ),
+        }
     if ledger.resource == "fills":
         for scope, (bill_id, ts) in newest.items():
             old = _checkpoint(state.get(scope))
@@ -929,6 +1064,7 @@ def okx_source(
     account_config: Any = None,
     observer: Any = None,
     reader: Any = None,
+    backfill_package_rows: int = BACKFILL_PACKAGE_ROWS,
 ) -> Sequence[DltResource]:
     """OKX v5 account data for one API key: ledger, fills, positions, balances, instruments.
 
@@ -947,6 +1083,11 @@ def okx_source(
         observer: A ``SourceObserver`` that receives row counts and warnings.
         reader: A ``TableReader`` on the destination (``duckdb_reader(db_path)``), used
             to keep ``instruments.first_seen_at`` and to skip overlap rows already loaded.
+        backfill_package_rows: A backfill is loaded in packages of about this many
+            ledger rows (time windows of the 3-month endpoints, oldest first); while one
+            is under way, only fills and bills (and funding rates) are extracted and
+            ``observer.backfill_pending`` is set: run the pipeline again. 0 loads
+            everything in one package.
 
     Returns:
         The resources listed in the module docstring, all keyed by ``account_uid``.
@@ -967,9 +1108,6 @@ def okx_source(
     obs.uid = uid
     # OKX's clock (the client measured the offset before its first private request)
     now_ms = int(time.time() * 1000) + int(getattr(client, "clock_offset_ms", 0) or 0)
-    # the two snapshots are read here, once, so that every resource sees the same ones
-    positions_rows = client.get("/api/v5/account/positions")
-    balance_rows = _balance_rows(client.get("/api/v5/account/balance"))
     run = _Run(
         client=client,
         uid=uid,
@@ -977,13 +1115,35 @@ def okx_source(
         now_ms=now_ms,
         full_refresh=full_refresh,
         observer=obs,
-        positions_rows=positions_rows,
-        balance_rows=balance_rows,
         reader=reader,
+        package_rows=backfill_package_rows,
         # without rate limits (a simulator), long walks are split in time and run in
         # parallel; with OKX's limits one walk per endpoint already saturates them
         slices=1 if rate_limits else UNLIMITED_SLICES,
     )
+    acct_state = run.account_state()
+    probed: list[int | None] = []
+
+    def first_window() -> int | None:  # asked at most once per package
+        if not probed:
+            probed.append(_probe_first_window(run))
+        return probed[0]
+
+    run.plans = {
+        ledger.resource: _ledger_plan(
+            run, ledger, acct_state.get(ledger.resource, {}).get("*", {}), first_window
+        )
+        for ledger in (FILLS_LEDGER, BILLS_LEDGER)
+    }
+    run.final = all(plan.final for plan in run.plans.values())
+    obs.backfill_pending = not run.final
+    obs.backfill_through = {
+        name: (run.now_ms if plan.final else plan.window_end) for name, plan in run.plans.items()
+    }
+    if run.final:
+        # the two snapshots are read here, once, so that every resource sees the same ones
+        run.positions_rows = client.get("/api/v5/account/positions")
+        run.balance_rows = _balance_rows(client.get("/api/v5/account/balance"))
 
     def fills() -> Iterator[pa.Table]:
         """``trade/fills`` (3 days) and ``trade/fills-history`` per instType (3 months)."""
@@ -1005,27 +1165,33 @@ def okx_source(
 
     def positions_history() -> Iterator[pa.Table]:
         """``account/positions-history`` (3 months), ``uTime`` cursor."""
-        yield from _guarded(run, _positions_history_resource(run))
+        if run.final:
+            yield from _guarded(run, _positions_history_resource(run))
 
     def positions() -> Iterator[Any]:
         """``account/positions``: open positions now, one snapshot per run."""
-        yield from _guarded(run, _positions_resource(run))
+        if run.final:
+            yield from _guarded(run, _positions_resource(run))
 
     def balances() -> Iterator[Any]:
         """``account/balance``: one row per currency, one snapshot per run."""
-        yield from _guarded(run, _balances_resource(run))
+        if run.final:
+            yield from _guarded(run, _balances_resource(run))
 
     def instruments() -> Iterator[pa.Table]:
         """``public/instruments``: contract specs, kept after OKX delists them."""
-        yield from _guarded(run, _instruments_resource(run))
+        if run.final:
+            yield from _guarded(run, _instruments_resource(run))
 
     def account_config_() -> Iterator[pa.Table]:
         """``account/config``: account mode, permissions, uid."""
-        yield from _guarded(run, _account_config_resource(run))
+        if run.final:
+            yield from _guarded(run, _account_config_resource(run))
 
     def snapshots() -> Iterator[pa.Table]:
         """One row per run for ``positions`` and ``balances`` with their row counts."""
-        yield from _guarded(run, _snapshots_resource(run))
+        if run.final:
+            yield from _guarded(run, _snapshots_resource(run))
 
     return [
         _resource(fills, FILLS),
