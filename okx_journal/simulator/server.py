@@ -853,13 +853,14 @@ def _int_param(params: Mapping[str, str], name: str) -> int | None:
         raise _OkxError("51000", name) from e
 
 
-def _limit(params: Mapping[str, str]) -> int:
+def _limit(params: Mapping[str, str], maximum: int = 100) -> int:
+    """``limit``: default and cap ``maximum`` (100 on the account endpoints)."""
     n = _int_param(params, "limit")
     if n is None:
-        return 100
+        return maximum
     if n < 1:
         raise _OkxError("51000", "limit")
-    return min(n, 100)
+    return min(n, maximum)
 
 
 def _csv(params: Mapping[str, str], name: str) -> set[str] | None:
@@ -919,10 +920,7 @@ def _h_funding_rate_history(sim: Simulator, acc: AccountLike | None, p: dict[str
     inst_id = p.get("instId")
     if not inst_id:
         raise _OkxError("50014", "instId")
-    limit = _int_param(p, "limit")
-    if limit is not None and limit < 1:
-        raise _OkxError("51000", "limit")
-    limit = min(limit or 400, 400)
+    limit = _limit(p, maximum=400)
     after = _int_param(p, "after")
     before = _int_param(p, "before")
     now = sim.now_ms()

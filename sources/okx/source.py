@@ -43,6 +43,7 @@ in one statement, so the package's size bounds the sync's memory.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -710,7 +711,7 @@ def _ledger_resource(run: _Run, ledger: _Ledger) -> Iterator[Any]:
                 if family:
                     families.add(family)
             elif scope == "SWAP" and row.get("type") == "8" and row.get("instId"):
-                inst, charged_at = str(row["instId"]), _int(row.get("ts")) or 0
+                inst, charged_at = str(row["instId"]), row_ts or 0
                 if charged_at > funding.get(inst, 0):
                     funding[inst] = charged_at
         table = batcher.add(_drop_loaded_overlap(run, ledger.table.name, page, skip_below))
@@ -1122,13 +1123,7 @@ def okx_source(
         slices=1 if rate_limits else UNLIMITED_SLICES,
     )
     acct_state = run.account_state()
-    probed: list[int | None] = []
-
-    def first_window() -> int | None:  # asked at most once per package
-        if not probed:
-            probed.append(_probe_first_window(run))
-        return probed[0]
-
+    first_window = functools.cache(lambda: _probe_first_window(run))  # one probe at most
     run.plans = {
         ledger.resource: _ledger_plan(
             run, ledger, acct_state.get(ledger.resource, {}).get("*", {}), first_window
