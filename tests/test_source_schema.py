@@ -7,8 +7,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import dlt
+import duckdb
 import pyarrow as pa
 import pytest
+from dlt.common.configuration.container import Container
+from dlt.common.pipeline import PipelineContext
 
 from sources.okx.credentials import OkxCredentials
 from sources.okx.schema import (
@@ -130,9 +134,22 @@ def test_source_reads_credentials_from_dlt_config(
     monkeypatch.setenv("SOURCES__OKX__CREDENTIALS__API_KEY", acc.api_key)
     monkeypatch.setenv("SOURCES__OKX__CREDENTIALS__SECRET", acc.secret)
     monkeypatch.setenv("SOURCES__OKX__CREDENTIALS__PASSPHRASE", acc.passphrase)
+    # no pipeline active (another test may have left one): the source is created first,
+    # as users of dlt often do, and reads its state only when the pipeline runs it
+    context = Container()[PipelineContext]
+    if context.is_active():
+        context.deactivate()
     with Simulator(history, rate_limits=False) as sim:
         monkeypatch.setenv("SOURCES__OKX__RATE_LIMITS", "false")
         source: Any = okx_source(base_url=sim.url)
         assert {"fills", "bills", "positions_history", "positions", "balances", "instruments",
                 "funding_rates", "account_config", "snapshots"} <= set(source.resources)
+        pipeline = dlt.pipeline(
+            pipeline_name="okx_first", pipelines_dir=str(tmp_path / "dlt"),
+            destination=dlt.destinations.duckdb(str(tmp_path / "w.duckdb")), dataset_name="okx_raw",
+        )
+        pipeline.run(source)
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
+        (fills,) = con.execute("select count(*) from okx_raw.fills").fetchone() or (0,)
+    assert fills == len(acc.fills)
     assert os.environ["SOURCES__OKX__CREDENTIALS__SECRET"] == acc.secret

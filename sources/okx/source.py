@@ -1025,6 +1025,27 @@ def _account_config_resource(run: _Run) -> Iterator[pa.Table]:
 # ----------------------------------------------------------------------------- the source
 
 
+def _plan_package(run: _Run, client: Any, obs: SourceObserver) -> None:
+    """The ledgers' plans for this package; the snapshots when it is the last one."""
+    acct_state = run.account_state()
+    first_window = functools.cache(lambda: _probe_first_window(run))  # one probe at most
+    run.plans = {
+        ledger.resource: _ledger_plan(
+            run, ledger, acct_state.get(ledger.resource, {}).get("*", {}), first_window
+        )
+        for ledger in (FILLS_LEDGER, BILLS_LEDGER)
+    }
+    run.final = all(plan.final for plan in run.plans.values())
+    obs.backfill_pending = not run.final
+    obs.backfill_through = {
+        name: (run.now_ms if plan.final else plan.window_end) for name, plan in run.plans.items()
+    }
+    if run.final:
+        # the two snapshots are read here, once, so that every resource sees the same ones
+        run.positions_rows = client.get("/api/v5/account/positions")
+        run.balance_rows = _balance_rows(client.get("/api/v5/account/balance"))
+
+
 def _guarded(run: _Run, items: Iterator[Any]) -> Iterator[Any]:
     """Flags the run as failed when a resource raises (so no resource waits for it)."""
     try:
@@ -1122,27 +1143,32 @@ def okx_source(
         # parallel; with OKX's limits one walk per endpoint already saturates them
         slices=1 if rate_limits else UNLIMITED_SLICES,
     )
-    acct_state = run.account_state()
-    first_window = functools.cache(lambda: _probe_first_window(run))  # one probe at most
-    run.plans = {
-        ledger.resource: _ledger_plan(
-            run, ledger, acct_state.get(ledger.resource, {}).get("*", {}), first_window
-        )
-        for ledger in (FILLS_LEDGER, BILLS_LEDGER)
-    }
-    run.final = all(plan.final for plan in run.plans.values())
-    obs.backfill_pending = not run.final
-    obs.backfill_through = {
-        name: (run.now_ms if plan.final else plan.window_end) for name, plan in run.plans.items()
-    }
-    if run.final:
-        # the two snapshots are read here, once, so that every resource sees the same ones
-        run.positions_rows = client.get("/api/v5/account/positions")
-        run.balance_rows = _balance_rows(client.get("/api/v5/account/balance"))
+    prepared: list[BaseException | None] = []
+    prepare_lock = threading.Lock()
+
+    def ready() -> None:
+        """Plans this package, once, when the first resource starts.
+
+        It reads the source state, which dlt offers only while a pipeline runs: doing it
+        here (not when ``okx_source()`` is called) lets users create the source before
+        their pipeline.
+        """
+        with prepare_lock:
+            if not prepared:
+                try:
+                    _plan_package(run, client, obs)
+                    prepared.append(None)
+                except BaseException as exc:
+                    prepared.append(exc)
+            failure = prepared[0]
+        if failure is not None:
+            run.failed.set()
+            raise failure
 
     def fills() -> Iterator[pa.Table]:
         """``trade/fills`` (3 days) and ``trade/fills-history`` per instType (3 months)."""
         try:
+            ready()
             yield from _guarded(run, _ledger_resource(run, FILLS_LEDGER))
         finally:
             run.fills_done.set()
@@ -1150,41 +1176,49 @@ def okx_source(
     def bills() -> Iterator[pa.Table]:
         """``account/bills`` (7 days) and ``account/bills-archive`` (3 months), unfiltered."""
         try:
+            ready()
             yield from _guarded(run, _ledger_resource(run, BILLS_LEDGER))
         finally:
             run.bills_done.set()
 
     def funding_rates() -> Iterator[pa.Table]:
         """``public/funding-rate-history`` of the SWAPs charged funding (3 months)."""
+        ready()
         yield from _guarded(run, _funding_rates_resource(run))
 
     def positions_history() -> Iterator[pa.Table]:
         """``account/positions-history`` (3 months), ``uTime`` cursor."""
+        ready()
         if run.final:
             yield from _guarded(run, _positions_history_resource(run))
 
     def positions() -> Iterator[Any]:
         """``account/positions``: open positions now, one snapshot per run."""
+        ready()
         if run.final:
             yield from _guarded(run, _positions_resource(run))
 
     def balances() -> Iterator[Any]:
         """``account/balance``: one row per currency, one snapshot per run."""
+        ready()
         if run.final:
             yield from _guarded(run, _balances_resource(run))
 
     def instruments() -> Iterator[pa.Table]:
         """``public/instruments``: contract specs, kept after OKX delists them."""
+        ready()
         if run.final:
             yield from _guarded(run, _instruments_resource(run))
 
     def account_config_() -> Iterator[pa.Table]:
         """``account/config``: account mode, permissions, uid."""
+        ready()
         if run.final:
             yield from _guarded(run, _account_config_resource(run))
 
     def snapshots() -> Iterator[pa.Table]:
         """One row per run for ``positions`` and ``balances`` with their row counts."""
+        ready()
         if run.final:
             yield from _guarded(run, _snapshots_resource(run))
 
