@@ -458,10 +458,13 @@ def rows_to_arrow(
     fast: dict[str, Any] = {}
     if rows and stringy:
         try:
-            parsed = pa.Table.from_pylist(
-                list(rows), schema=pa.schema([pa.field(k, pa.string()) for k in stringy])
+            # one C++ pass over the dicts (from_pylist would walk them column by
+            # column in Python, ~6 x slower on OKX's wide records)
+            parsed = pa.array(
+                rows if isinstance(rows, list) else list(rows),
+                type=pa.struct([pa.field(k, pa.string()) for k in stringy]),
             )
-            fast = {k: parsed.column(k) for k in stringy}
+            fast = dict(zip(stringy, parsed.flatten()))
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
             fast = {}  # a non-string value somewhere: take the exact path
     arrays: dict[str, Any] = {}
