@@ -171,8 +171,8 @@ class SyncSummary:
             text += f" The database holds this account's history from {_day(min(first))} to {_day(max(last))}."
         if self.rate_limit_waits:
             text += (
-                f" Waited {self.rate_limit_wait_seconds:.1f} s in {self.rate_limit_waits} pauses "
-                "for OKX's rate limits."
+                f" Requests paused {self.rate_limit_waits} times for OKX's rate limits"
+                f" ({self.rate_limit_wait_seconds:.1f} s summed over the endpoints read in parallel)."
             )
         if self.rate_limited_answers:
             text += f" OKX answered 'rate limit' {self.rate_limited_answers} times (retried)."

@@ -625,3 +625,12 @@ def test_dlt_entry_point_loads_a_backfill_in_packages_exactly_once(tmp_path: Pat
     loads = query(db, "SELECT count(*) FROM okx_raw._dlt_loads")[0][0]
     assert loads > 3  # several backfill packages, then the last one
     assert query(db, "SELECT count(DISTINCT snapshot_at) FROM okx_raw.snapshots")[0][0] == 1
+
+
+def test_summary_says_the_rate_limit_waits_are_summed_over_parallel_endpoints(tmp_path: Path) -> None:
+    # the waits of endpoints read in parallel add up to more than the sync's wall time
+    summary = SyncSummary(db_path=tmp_path / "w.duckdb", seconds=134.9, rate_limit_waits=475,
+                          rate_limit_wait_seconds=180.5)
+    text = summary.to_text()
+    assert "paused 475 times for OKX's rate limits (180.5 s summed over the endpoints" in text
+    assert "Waited" not in text

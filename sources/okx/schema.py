@@ -464,7 +464,7 @@ def rows_to_arrow(
                 rows if isinstance(rows, list) else list(rows),
                 type=pa.struct([pa.field(k, pa.string()) for k in stringy]),
             )
-            fast = dict(zip(stringy, parsed.flatten()))
+            fast = dict(zip(stringy, parsed.flatten(), strict=True))
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
             fast = {}  # a non-string value somewhere: take the exact path
     arrays: dict[str, Any] = {}
