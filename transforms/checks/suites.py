@@ -17,8 +17,9 @@ Conventions:
   suite fails with "nothing synced yet".
 - ``severity="info"`` marks facts worth counting that are not errors (maker rebates).
 - ``Now(...)`` is the time the checks run, in UTC.
-- Money columns stay DECIMAL (exact) where they are compared for equality; columns
-  that are only sign-checked are cast to DOUBLE (the sign survives, and it is faster).
+- Money columns stay exact where they are compared for equality (DECIMAL, or the
+  DECIMAL's text where millions of rows are compared); columns that are only
+  sign-checked are cast to DOUBLE (the sign survives, and it is faster).
 
 Choices (documented here because they change what "ok" means):
 
@@ -430,15 +431,18 @@ JOURNAL: list[Frame] = [
 # ----------------------------------------------------------------------------- coverage
 
 COVERAGE: list[Frame] = [
+    # The two balances are compared as the text of one DECIMAL type: equal values have
+    # equal text, so the comparison stays exact, and it is ~3 x faster than comparing
+    # Decimal objects on millions of bills (and holds less memory).
     Frame(
         name="ledger chain (okx_raw.bills)",
         queries=sql(
             """
             select * from (
-                select account_uid, ccy, bill_id, type, ts, bal_chg, bal,
-                       lag(bal) over chain as previous_bal,
+                select account_uid, ccy, bill_id, type, ts,
+                       (lag(bal) over chain)::decimal(38, 18)::varchar as previous_bal,
                        lag(bill_id) over chain as previous_bill_id,
-                       bal - bal_chg as bal_before
+                       (bal - bal_chg)::decimal(38, 18)::varchar as bal_before
                 from okx_raw.bills
                 where ccy is not null and bal is not null and bal_chg is not null
                 window chain as (
