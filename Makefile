@@ -33,7 +33,7 @@ demo: install
 
 lint: install-test
 	$(BIN)/ruff check .
-	$(BIN)/mypy sources pipelines
+	$(BIN)/mypy sources pipelines okx_journal
 
 test: install-test lint
 	@bash scripts/install-chromium.sh || echo "Chromium could not be installed: the browser test of the report will be skipped"

@@ -93,7 +93,7 @@ def setting(key: str, default: Any) -> Any:
     register_providers()
     import dlt
 
-    value = dlt.config.get(key)
+    value: Any = dlt.config.get(key)
     return default if value is None else value
 
 
@@ -164,7 +164,7 @@ def _from_dlt(where: str) -> OkxCredentials:
     register_providers()
     import dlt
 
-    values = {
+    values: dict[str, Any] = {
         name: dlt.secrets.get(f"sources.okx.credentials.{name}")
         for name in ("api_key", "secret", "passphrase")
     }

@@ -1127,7 +1127,7 @@ _ROUTES: dict[str, tuple[dict[str, _H], bool]] = {
 
 
 def run_simulator(port: int = 0, seed: int = 7, scale: int = 2000, rate_limits: bool = True,
-                  history_file: str | None = None, host: str = "127.0.0.1") -> None:
+                  history_file: str | Path | None = None, host: str = "127.0.0.1") -> None:
     """Serve a generated (or loaded) history in the foreground until Ctrl-C.
 
     Prints the URL and the demo credentials the server accepts (for ``okx-journal
