@@ -26,7 +26,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -227,6 +227,10 @@ def _stderr(line: str) -> None:
 # ----------------------------------------------------------------------------- progress
 
 
+#: Resources walked back in time, whose progress line shows how far back they are.
+_DATED_RESOURCES = frozenset({"fills", "bills", "positions_history"})
+
+
 class _Progress:
     """Counts rows and rate-limit waits; shows them live on a terminal or as log lines."""
 
@@ -241,6 +245,8 @@ class _Progress:
         self._thread: threading.Thread | None = None
         self._last_line = 0.0
         self._shown = False
+        #: the oldest and newest record time (epoch ms) fetched so far, per resource
+        self.spans: Callable[[], Mapping[str, tuple[int, int]]] | None = None
 
     def on_rows(self, resource: str, n: int) -> None:
         with self._lock:
@@ -252,10 +258,21 @@ class _Progress:
             self.wait_seconds += max(0.0, seconds)
 
     def line(self) -> str:
+        """``syncing: bills 32,321 (back to 2026-09-14)  fills ... | rate-limit waits ...``.
+
+        The walks go from the newest record back in time, so the oldest record fetched
+        so far says how far a long first load has come (OKX keeps 3 months).
+        """
+        spans = dict(self.spans()) if self.spans is not None else {}
         with self._lock:
-            rows = "  ".join(f"{k} {v:,}" for k, v in sorted(self.rows.items()))
+            parts = []
+            for name, count in sorted(self.rows.items()):
+                part = f"{name} {count:,}"
+                if name in _DATED_RESOURCES and name in spans:
+                    part += f" (back to {_ms_to_dt(spans[name][0]):%Y-%m-%d})"
+                parts.append(part)
             waits = f"rate-limit waits {self.waits} ({self.wait_seconds:.1f} s)"
-        return f"syncing: {rows or 'starting'}  |  {waits}"
+        return f"syncing: {'  '.join(parts) or 'starting'}  |  {waits}"
 
     def _loop(self) -> None:
         interval = 0.5 if self.live else 15.0
@@ -266,7 +283,12 @@ class _Progress:
         if self.log is None:
             return
         if self.live:
-            sys.stderr.write("\r\x1b[K" + self.line())
+            # one terminal row: a wrapped line would not be redrawn in place
+            width = max(20, shutil.get_terminal_size((120, 24)).columns - 1)
+            line = self.line()
+            if len(line) > width:
+                line = line[: width - 3] + "..."
+            sys.stderr.write("\r\x1b[K" + line)
             sys.stderr.flush()
             self._shown = True
         else:
@@ -517,6 +539,7 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
                 out(f"syncing OKX account {uid} from {client.base_url} into {db_path}")
             before, _ = _read_db(db_path, uid, spans=False)
             observer = SourceObserver(on_rows=progress.on_rows)
+            progress.spans = observer.spans
             progress.start()
             try:
                 # a backfill comes in several packages (each loaded, with its cursors,

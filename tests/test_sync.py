@@ -634,3 +634,39 @@ def test_summary_says_the_rate_limit_waits_are_summed_over_parallel_endpoints(tm
     text = summary.to_text()
     assert "paused 475 times for OKX's rate limits (180.5 s summed over the endpoints" in text
     assert "Waited" not in text
+
+
+def test_progress_line_says_how_far_back_the_walks_are() -> None:
+    from okx_journal.sync import _Progress
+
+    lines: list[str] = []
+    progress = _Progress(lines.append, live=False)
+    progress.on_rows("bills", 32_321)
+    progress.on_rows("positions", 8)
+    progress.on_wait("/api/v5/account/bills-archive", 0.4)
+    assert progress.line() == "syncing: bills 32,321  positions 8  |  rate-limit waits 1 (0.4 s)"
+    # 2026-09-14 00:00 UTC .. 2026-11-30 00:00 UTC; positions are a snapshot: no date
+    progress.spans = lambda: {"bills": (1_789_344_000_000, 1_796_000_000_000),
+                              "positions": (1_796_000_000_000, 1_796_000_000_000)}
+    assert progress.line() == (
+        "syncing: bills 32,321 (back to 2026-09-14)  positions 8  |  rate-limit waits 1 (0.4 s)"
+    )
+
+
+def test_live_progress_line_fits_one_terminal_row(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os as _os
+
+    from okx_journal import sync as sync_module
+
+    monkeypatch.setattr(sync_module.shutil, "get_terminal_size",
+                        lambda fallback=(120, 24): _os.terminal_size((60, 24)))
+    progress = sync_module._Progress(lambda text: None, live=True)
+    for name in ("account_config", "balances", "bills", "fills", "positions_history"):
+        progress.on_rows(name, 123_456)
+    progress.show()
+    written = capsys.readouterr().err
+    assert written.startswith("\r\x1b[Ksyncing: account_config 123,456")
+    shown = written.removeprefix("\r\x1b[K")
+    assert len(shown) == 59 and shown.endswith("...")

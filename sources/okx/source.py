@@ -267,6 +267,11 @@ class SourceObserver:
         if self.on_rows is not None:
             self.on_rows(resource, n)
 
+    def spans(self) -> dict[str, tuple[int, int]]:
+        """A copy of ``span_ms`` (safe while the resources still run)."""
+        with self._lock:
+            return dict(self.span_ms)
+
     def add_span(self, resource: str, oldest: int | None, newest: int | None) -> None:
         """Widens the time span (epoch ms) of the rows fetched for ``resource``."""
         if oldest is None or newest is None:
