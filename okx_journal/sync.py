@@ -245,8 +245,8 @@ class _Progress:
         self._thread: threading.Thread | None = None
         self._last_line = 0.0
         self._shown = False
-        #: the oldest and newest record time (epoch ms) fetched so far, per resource
-        self.spans: Callable[[], Mapping[str, tuple[int, int]]] | None = None
+        #: the oldest record time (epoch ms) read so far, per resource
+        self.reached: Callable[[], Mapping[str, int]] | None = None
 
     def on_rows(self, resource: str, n: int) -> None:
         with self._lock:
@@ -263,13 +263,13 @@ class _Progress:
         The walks go from the newest record back in time, so the oldest record fetched
         so far says how far a long first load has come (OKX keeps 3 months).
         """
-        spans = dict(self.spans()) if self.spans is not None else {}
+        reached = dict(self.reached()) if self.reached is not None else {}
         with self._lock:
             parts = []
             for name, count in sorted(self.rows.items()):
                 part = f"{name} {count:,}"
-                if name in _DATED_RESOURCES and name in spans:
-                    part += f" (back to {_ms_to_dt(spans[name][0]):%Y-%m-%d})"
+                if name in _DATED_RESOURCES and name in reached:
+                    part += f" (back to {_ms_to_dt(reached[name]):%Y-%m-%d})"
                 parts.append(part)
             waits = f"rate-limit waits {self.waits} ({self.wait_seconds:.1f} s)"
         return f"syncing: {'  '.join(parts) or 'starting'}  |  {waits}"
@@ -539,7 +539,7 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
                 out(f"syncing OKX account {uid} from {client.base_url} into {db_path}")
             before, _ = _read_db(db_path, uid, spans=False)
             observer = SourceObserver(on_rows=progress.on_rows)
-            progress.spans = observer.spans
+            progress.reached = observer.reached
             progress.start()
             try:
                 # a backfill comes in several packages (each loaded, with its cursors,

@@ -646,8 +646,7 @@ def test_progress_line_says_how_far_back_the_walks_are() -> None:
     progress.on_wait("/api/v5/account/bills-archive", 0.4)
     assert progress.line() == "syncing: bills 32,321  positions 8  |  rate-limit waits 1 (0.4 s)"
     # 2026-09-14 00:00 UTC .. 2026-11-30 00:00 UTC; positions are a snapshot: no date
-    progress.spans = lambda: {"bills": (1_789_344_000_000, 1_796_000_000_000),
-                              "positions": (1_796_000_000_000, 1_796_000_000_000)}
+    progress.reached = lambda: {"bills": 1_789_344_000_000, "positions": 1_796_000_000_000}
     assert progress.line() == (
         "syncing: bills 32,321 (back to 2026-09-14)  positions 8  |  rate-limit waits 1 (0.4 s)"
     )
@@ -670,3 +669,25 @@ def test_live_progress_line_fits_one_terminal_row(
     assert written.startswith("\r\x1b[Ksyncing: account_config 123,456")
     shown = written.removeprefix("\r\x1b[K")
     assert len(shown) == 59 and shown.endswith("...")
+
+
+def test_observer_records_how_far_back_each_walk_read(tmp_path: Path) -> None:
+    """The progress line's "back to" day: page by page, down to the oldest record."""
+    import dlt
+
+    from sources.okx.source import SourceObserver, okx_source
+
+    history = generate_history(seed=4, scale=400)
+    acc = history.accounts[0]
+    observer = SourceObserver()
+    with Simulator(history, rate_limits=False) as sim:
+        pipeline = dlt.pipeline(
+            pipeline_name="reach", pipelines_dir=str(tmp_path / "dlt"),
+            destination=dlt.destinations.duckdb(str(tmp_path / "w.duckdb")), dataset_name="okx_raw",
+        )
+        pipeline.run(okx_source(credentials=creds(acc), base_url=sim.url, rate_limits=False,
+                                observer=observer))
+    reached = observer.reached()
+    assert reached["fills"] == min(int(f["ts"]) for f in acc.fills)
+    assert reached["bills"] == min(int(b["ts"]) for b in acc.bills)
+    assert reached["positions_history"] == min(int(p["uTime"]) for p in acc.positions_history)

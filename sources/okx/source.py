@@ -243,6 +243,7 @@ class SourceObserver:
     Attributes:
         rows: Rows extracted per resource this run (overlap included).
         span_ms: ``(oldest, newest)`` record time per resource this run.
+        reached_ms: The oldest record time per resource read so far (for progress).
         warnings: Sentences for the user (gaps in OKX's retention ...).
         walks: Every cursor walk, for logs and benchmarks.
         uid: The account's uid, once known.
@@ -250,6 +251,8 @@ class SourceObserver:
 
     rows: Counter[str] = field(default_factory=Counter)
     span_ms: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: the oldest record time (ms) the walks of each resource have read, page by page
+    reached_ms: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     walks: list[WalkReport] = field(default_factory=list)
     uid: str | None = None
@@ -267,10 +270,18 @@ class SourceObserver:
         if self.on_rows is not None:
             self.on_rows(resource, n)
 
-    def spans(self) -> dict[str, tuple[int, int]]:
-        """A copy of ``span_ms`` (safe while the resources still run)."""
+    def reach(self, resource: str, oldest: int | None) -> None:
+        """The walks of ``resource`` have read back to ``oldest`` (epoch ms), at least."""
+        if oldest is None:
+            return
         with self._lock:
-            return dict(self.span_ms)
+            if oldest < self.reached_ms.get(resource, oldest + 1):
+                self.reached_ms[resource] = oldest
+
+    def reached(self) -> dict[str, int]:
+        """A copy of ``reached_ms`` (safe while the resources still run)."""
+        with self._lock:
+            return dict(self.reached_ms)
 
     def add_span(self, resource: str, oldest: int | None, newest: int | None) -> None:
         """Widens the time span (epoch ms) of the rows fetched for ``resource``."""
@@ -412,6 +423,10 @@ class _Batcher:
         self.rows.extend(page)
         if page:  # counted per page, so that the progress display keeps up
             self.run.observer.add_rows(self.resource, len(page), None, None)
+            if self.time_field is not None:
+                # OKX pages are newest first: the ends of the page bound its time
+                ends = (_int(page[0].get(self.time_field)), _int(page[-1].get(self.time_field)))
+                self.run.observer.reach(self.resource, min((t for t in ends if t), default=None))
         if len(self.rows) >= BATCH_ROWS:
             return self.flush()
         return None
