@@ -1185,62 +1185,55 @@ def okx_source(
             run.failed.set()
             raise failure
 
+    def guarded(
+        make: Callable[[_Run], Iterator[Any]], *, every_package: bool = False
+    ) -> Iterator[Any]:
+        """A resource's items, once this package is planned; most read only in the last."""
+        ready()
+        if every_package or run.final:
+            yield from _guarded(run, make(run))
+
     def fills() -> Iterator[pa.Table]:
         """``trade/fills`` (3 days) and ``trade/fills-history`` per instType (3 months)."""
         try:
-            ready()
-            yield from _guarded(run, _ledger_resource(run, FILLS_LEDGER))
+            yield from guarded(lambda r: _ledger_resource(r, FILLS_LEDGER), every_package=True)
         finally:
             run.fills_done.set()
 
     def bills() -> Iterator[pa.Table]:
         """``account/bills`` (7 days) and ``account/bills-archive`` (3 months), unfiltered."""
         try:
-            ready()
-            yield from _guarded(run, _ledger_resource(run, BILLS_LEDGER))
+            yield from guarded(lambda r: _ledger_resource(r, BILLS_LEDGER), every_package=True)
         finally:
             run.bills_done.set()
 
     def funding_rates() -> Iterator[pa.Table]:
         """``public/funding-rate-history`` of the SWAPs charged funding (3 months)."""
-        ready()
-        yield from _guarded(run, _funding_rates_resource(run))
+        yield from guarded(_funding_rates_resource, every_package=True)
 
     def positions_history() -> Iterator[pa.Table]:
         """``account/positions-history`` (3 months), ``uTime`` cursor."""
-        ready()
-        if run.final:
-            yield from _guarded(run, _positions_history_resource(run))
+        yield from guarded(_positions_history_resource)
 
     def positions() -> Iterator[Any]:
         """``account/positions``: open positions now, one snapshot per run."""
-        ready()
-        if run.final:
-            yield from _guarded(run, _positions_resource(run))
+        yield from guarded(_positions_resource)
 
     def balances() -> Iterator[Any]:
         """``account/balance``: one row per currency, one snapshot per run."""
-        ready()
-        if run.final:
-            yield from _guarded(run, _balances_resource(run))
+        yield from guarded(_balances_resource)
 
     def instruments() -> Iterator[pa.Table]:
         """``public/instruments``: contract specs, kept after OKX delists them."""
-        ready()
-        if run.final:
-            yield from _guarded(run, _instruments_resource(run))
+        yield from guarded(_instruments_resource)
 
     def account_config_() -> Iterator[pa.Table]:
         """``account/config``: account mode, permissions, uid."""
-        ready()
-        if run.final:
-            yield from _guarded(run, _account_config_resource(run))
+        yield from guarded(_account_config_resource)
 
     def snapshots() -> Iterator[pa.Table]:
         """One row per run for ``positions`` and ``balances`` with their row counts."""
-        ready()
-        if run.final:
-            yield from _guarded(run, _snapshots_resource(run))
+        yield from guarded(_snapshots_resource)
 
     return [
         _resource(fills, FILLS),
