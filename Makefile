@@ -3,8 +3,10 @@ SHELL := /bin/bash
 PYTHON ?= $(shell for p in python3 python3.12 python3.11 python3.13; do $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && { echo $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
+# Every install (build backends included) takes the exact versions in constraints.txt.
+export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 
-.PHONY: demo test lint install install-test bench clean help
+.PHONY: demo test lint install install-test bench clean help constraints
 
 help:
 	@echo "make demo   sync a simulated OKX account into demo.duckdb and print P&L per instrument type"
@@ -15,13 +17,13 @@ $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "okx-journal needs Python 3.11 or newer on PATH (python3, python3.11, ...): install it, or run make PYTHON=/path/to/python3.11"; exit 2; }
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "okx-journal needs Python 3.11 or newer: install it, or run make PYTHON=/path/to/python3.11")'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install -q -e .
 	@touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	@touch $@ $(VENV)/.installed
 
@@ -42,6 +44,10 @@ test: install-test lint
 bench: install-test
 	$(BIN)/python bench/bench_sync.py
 	$(BIN)/python bench/bench_transforms.py
+
+constraints: install-test
+	{ sed -n '1,2p' constraints.txt; $(BIN)/python -m pip freeze --all --exclude-editable | grep -iE '^(pip|setuptools|wheel)=='; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^#'; } > constraints.tmp && mv constraints.tmp constraints.txt
 
 clean:
 	rm -rf $(VENV) *.egg-info demo.duckdb demo-report.html
