@@ -313,8 +313,14 @@ def _replay_funding(r: Replay, h: History, ins: Inst, b: dict[str, Any]) -> None
     (published,) = h.funding_rate_history(ins.inst_id, ts, ts) or [None]
     assert published is not None and published["fundingTime"] == b["ts"], b
     rate = Fraction(published["realizedRate"])
-    mark, n, amt = fr(b["px"]), fr(b["sz"]), d(b["balChg"])
-    assert b["subType"] == ("173" if amt < 0 else "174") and b["pnl"] == b["balChg"]
+    mark, n, amt = fr(b["px"]), fr(b["sz"]), d(b["pnl"])
+    assert b["subType"] == ("173" if amt < 0 else "174")
+    # the amount is in pnl; cross: the account pays it; isolated: the position does
+    assert equity_chg(b) == amt
+    if b["mgnMode"] == "isolated":
+        assert d(b["balChg"]) == 0 and d(b["posBalChg"]) == amt and b["tradeId"] == "0"
+    else:
+        assert b["mgnMode"] == "cross" and d(b["posBalChg"]) == 0
     candidates = [k for k in r.open if k[0] == ins.inst_id and abs(r.open[k].qty) == n]
     match = [k for k in candidates
              if qf(-notional(ins, n, mark) * rate if r.open[k].qty > 0
@@ -342,16 +348,16 @@ def _replay_expiry(r: Replay, ins: Inst, b: dict[str, Any]) -> None:
         pnl = qf((Fraction(cash) - life.avg * n * ins.ct_mult * ins.ct_val) * (1 if long else -1),
                  ins.dp)
         if cash == 0:
-            assert sub == "172" and d(b["balChg"]) == 0
+            assert sub == "172" and equity_chg(b) == 0
         elif long:
-            assert sub == "170" and d(b["balChg"]) == cash + d(b["fee"])
+            assert sub == "170" and equity_chg(b) == cash + d(b["fee"])
         else:
-            assert sub == "171" and d(b["balChg"]) == -cash + d(b["fee"])
+            assert sub == "171" and equity_chg(b) == -cash + d(b["fee"])
     else:
         assert sub == ("112" if long else "113")
         pnl = contract_pnl(ins, life.avg, px, n, long)
         fee = -qf(notional(ins, n, px) * Fraction("0.00015"), ins.dp)
-        assert d(b["fee"]) == fee and d(b["balChg"]) == pnl + fee
+        assert d(b["fee"]) == fee and equity_chg(b) == pnl + fee
     assert d(b["pnl"]) == pnl, b
     life.pnl += pnl
     life.fee += d(b["fee"])
@@ -364,6 +370,7 @@ def check_account(h: History, acct: SimAccount) -> Replay:
     """Every invariant of one account; returns the replay for further checks."""
     check_ids_and_times(acct)
     check_bal_chain(acct)
+    check_isolated_margin(acct)
     check_spot_and_margin(acct)
     check_derivative_bills(h, acct)
     r = replay(h, acct)
@@ -399,6 +406,39 @@ def check_ids_and_times(acct: SimAccount) -> None:
     assert len(set(ord_ids)) <= len(ord_ids)
     for p in (*acct.positions, *acct.positions_history):
         assert 18 <= len(p["posId"]) <= 19 and p["posId"].isdigit()
+
+
+def equity_chg(b: dict[str, Any]) -> Decimal:
+    """What a bill moved of the account's equity: its balance plus the position's margin
+    (isolated margin moves money between the two; cross bills have posBalChg 0)."""
+    return d(b["balChg"]) + d(b["posBalChg"])
+
+
+def check_isolated_margin(acct: SimAccount) -> None:
+    """Isolated lives book margin in the position's balance: what bills moved into
+    positions (Σ posBalChg per instrument) is what the open isolated positions hold now;
+    cross bills never touch posBal; both modes occur on every derivative type."""
+    modes: dict[str, set[str]] = {}
+    moved: dict[str, Decimal] = {}
+    for b in acct.bills:
+        if b["instType"] not in ("SWAP", "FUTURES", "OPTION") or b["mgnMode"] == "cross":
+            assert b["posBal"] == "0" and b["posBalChg"] == "0", b
+        else:
+            assert b["mgnMode"] == "isolated", b
+            assert d(b["posBal"]) >= 0, b
+            moved[b["instId"]] = moved.get(b["instId"], Decimal(0)) + d(b["posBalChg"])
+            if b["type"] == "3":  # delivery / exercise / expiry releases everything
+                assert d(b["posBal"]) == 0 and d(b["posBalChg"]) <= 0, b
+        if b["instType"] in ("SWAP", "FUTURES", "OPTION"):
+            modes.setdefault(b["instType"], set()).add(b["mgnMode"])
+    held: dict[str, Decimal] = {}
+    for p in acct.positions:
+        if p["mgnMode"] == "isolated":
+            held[p["instId"]] = held.get(p["instId"], Decimal(0)) + d(p["margin"])
+    assert {k: v for k, v in moved.items() if v} == {k: v for k, v in held.items() if v}
+    for inst_type in ("SWAP", "FUTURES", "OPTION"):
+        assert modes.get(inst_type) == {"cross", "isolated"}, (inst_type, modes)
+    assert {life["mgnMode"] for life in acct.positions_history} == {"cross", "isolated"}
 
 
 def check_bal_chain(acct: SimAccount) -> None:
@@ -467,7 +507,7 @@ def check_derivative_bills(h: History, acct: SimAccount) -> None:
         assert b["px"] == f["fillPx"] and b["subType"] == f["subType"]
         assert b["type"] == {"104": "5", "105": "5", "106": "5", "107": "5",
                              "125": "9", "126": "9"}.get(f["subType"], "2")
-        fee, chg = d(f["fee"]), d(b["balChg"])
+        fee, chg = d(f["fee"]), equity_chg(b)
         if ins.kind == "option":
             premium = qf(fr(f["fillPx"]) * fr(f["fillSz"]) * ins.ct_mult * ins.ct_val, 10)
             assert chg == (-premium if f["side"] == "buy" else premium) + fee

@@ -1,10 +1,10 @@
 """A generated, internally consistent OKX account history for the built-in simulator.
 
-``generate_history(seed, scale)`` simulates a trading account (``acctLv 2``, cross margin)
-over ``days`` (default 80) days ending shortly before now, and returns the records OKX
-would serve for it: fills, bills (the trading-account ledger), open positions, closed
-position lives, a balance snapshot, the account config and the instrument list. The same
-seed, scale and ``end_ms`` always give the same history.
+``generate_history(seed, scale)`` simulates a trading account (``acctLv 2``; derivatives
+in cross and isolated margin) over ``days`` (default 80) days ending shortly before now,
+and returns the records OKX would serve for it: fills, bills (the trading-account
+ledger), open positions, closed position lives, a balance snapshot, the account config
+and the instrument list. The same seed, scale and ``end_ms`` always give the same history.
 
 What the account trades (about ``scale`` fills in all):
 
@@ -49,6 +49,17 @@ Conventions a consumer must know (also listed in ``CONVENTIONS``):
   ``px`` = settlement index price, ``sz`` = contracts, ``balChg`` = cash settled + fee and
   ``pnl`` = settlement value minus entry premium.
 * Positions history ``fee`` includes delivery and exercise fees besides trade fees.
+* Margin modes: about a third of derivative position lives (SWAP, FUTURES and OPTION, in
+  both position modes) are isolated, chosen by a hash of instrument, side and opening time
+  (so the choice consumes no random numbers). OKX books them in the position's balance
+  (okx-api §4.2, the real funding capture in §10.5): an opening trade moves margin
+  (10 % of the opened notional) from the account into the position (``balChg =
+  -margin + fee`` (options: ``-premium + fee - margin``), ``posBalChg = +margin``);
+  funding is paid from the position (``balChg 0``, ``posBalChg = pnl``); a close releases
+  the margin pro rata (all of what is left on the last close, delivery, exercise,
+  liquidation or ADL: ``balChg = pnl + fee + released``, ``posBalChg = -released``).
+  ``posBal`` is the position's balance after the bill; cross bills have ``posBal`` and
+  ``posBalChg`` "0". The account's ``bal`` chain holds in both modes.
 """
 
 from __future__ import annotations
@@ -58,6 +69,7 @@ import json
 import math
 import random
 import time
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
@@ -127,6 +139,8 @@ DELIVERY_FEE = Fraction("0.00015")
 LIQ_PENALTY = Fraction("0.005")
 HOURLY_INTEREST = Decimal("0.000005")
 LEVER = Decimal(10)
+#: share of isolated derivative position lives: crc32(inst_id|side|c_time) % 3 == 0
+ISOLATED_ONE_IN = 3
 
 INITIAL_FUNDS = {"USDT": Decimal(250000), "BTC": Decimal(3), "ETH": Decimal(40)}
 FLOOR = {"USDT": Decimal(20000), "BTC": Decimal("0.3"), "ETH": Decimal(4)}
@@ -574,6 +588,8 @@ class _Pos:
     trigger_px: str = ""
     trade_id: str = ""
     direction: int = 0
+    mgn_mode: str = "cross"
+    iso_bal: Decimal = D0  # isolated: the position's balance (okx-api posBal)
 
 
 @dataclass
@@ -590,7 +606,7 @@ class _Margin:
 
 
 _DEC_FIELDS_POS = ("qty", "open_n", "open_val", "close_n", "close_val", "open_max", "pnl",
-                   "fee", "funding", "liq")
+                   "fee", "funding", "liq", "iso_bal")
 _DEC_FIELDS_MARGIN = ("qty", "cost", "liab", "interest")
 
 
@@ -982,7 +998,8 @@ class _Engine:
               exec_type: str = "", fill_time: str = "", idx_px: str = "", mark_px: str = "",
               bill_id: str | None = None, frm: str = "", to: str = "", interest: str = "0",
               opt: tuple[str, str, str, str] = ("", "", "", ""),
-              ts_s: str | None = None) -> dict[str, Any]:
+              ts_s: str | None = None, pos_bal: Decimal = D0,
+              pos_bal_chg: Decimal = D0) -> dict[str, Any]:
         bal = self.bal.get(ccy, D0) + chg
         self.bal[ccy] = bal
         b = {
@@ -992,8 +1009,8 @@ class _Engine:
             "fee": fee, "fillFwdPx": opt[3], "fillIdxPx": idx_px, "fillMarkPx": mark_px,
             "fillMarkVol": opt[2], "fillPxUsd": opt[1], "fillPxVol": opt[0], "fillTime": fill_time,
             "from": frm, "instId": inst_id, "instType": inst_type, "interest": interest,
-            "mgnMode": mgn_mode, "notes": "", "ordId": ord_id, "pnl": pnl, "posBal": "0",
-            "posBalChg": "0", "px": px, "subType": sub_type, "sz": sz, "tag": "", "to": to,
+            "mgnMode": mgn_mode, "notes": "", "ordId": ord_id, "pnl": pnl,
+            "posBal": fmt(pos_bal), "posBalChg": fmt(pos_bal_chg), "px": px, "subType": sub_type, "sz": sz, "tag": "", "to": to,
             "tradeId": trade_id, "ts": ts_s or str(ts), "type": type_,
         }
         self.acct.bills.append(b)
@@ -1181,6 +1198,17 @@ class _Engine:
             chg = (-premium if buy else premium) + fee
         else:
             chg = pnl + fee
+        # isolated margin: released from the position on a close, moved into it on an open
+        # (a net-mode flip keeps the closed life's mode)
+        mgn = p.mgn_mode if p is not None else self._margin_mode(s, side_key, ts)
+        released = margin_in = D0
+        if mgn == "isolated":
+            if p is not None and close_n:
+                released = p.iso_bal if close_n == abs(qty) else q(
+                    p.iso_bal * close_n / abs(qty), dp)
+            if open_n:
+                margin_in = self._iso_margin(s, open_n, px)
+        chg += released - margin_in
         self._ensure(s.settle, chg, ts)
         if mode == "liq":
             bill_type = "5"
@@ -1213,10 +1241,12 @@ class _Engine:
         else:
             opt = ("", "", "", "")
         px_s, n_s, idx_s, mark_s, pnl_s, fee_s = fmt(px), fmt(n), fmt(idx), fmt(mark), fmt(pnl), fmt(fee)
+        iso_before = p.iso_bal if p is not None else D0
         b = self._bill(ts, bill_type, sub, s.settle, chg, inst_type=s.inst_type, inst_id=s.inst_id,
-                       mgn_mode="cross", sz=n_s, px=px_s, pnl=pnl_s, fee=fee_s, ord_id=ord_id,
+                       mgn_mode=mgn, sz=n_s, px=px_s, pnl=pnl_s, fee=fee_s, ord_id=ord_id,
                        trade_id=trade_id, exec_type=exec_type, fill_time=fill_time, idx_px=idx_s,
-                       mark_px=mark_s, opt=opt)
+                       mark_px=mark_s, opt=opt, pos_bal=iso_before - released + margin_in,
+                       pos_bal_chg=margin_in - released)
         self.acct.fills.append(_fill_record((
             s.inst_type, s.inst_id, trade_id, ord_id, "", b["billId"], sub, "", px_s, n_s, idx_s,
             pnl_s, opt[0], opt[1], opt[2], opt[3], mark_s, "buy" if buy else "sell", side_key,
@@ -1224,6 +1254,7 @@ class _Engine:
         )))
         fee_close = fee if open_n == 0 else qx(Fraction(fee) * Fraction(close_n) / Fraction(n), dp)
         if p is not None and close_n:
+            p.iso_bal -= released
             p.qty += close_n if buy else -close_n
             p.close_n += close_n
             p.close_val += close_n / px if s.kind == "inverse" else close_n * px
@@ -1243,6 +1274,18 @@ class _Engine:
                 self._close_life(s, p, ts)
         if open_n:
             self._open(s, side_key, open_n if buy else -open_n, px, ts, fee - fee_close, trade_id)
+            opened = self.pos[key]
+            opened.mgn_mode = mgn
+            opened.iso_bal += margin_in
+
+    def _margin_mode(self, s: Spec, side_key: str, ts: int) -> str:
+        """Cross or isolated for a new position life: a hash, so no random number is used."""
+        h = zlib.crc32(f"{s.inst_id}|{side_key}|{ts}".encode())
+        return "isolated" if h % ISOLATED_ONE_IN == 0 else "cross"
+
+    def _iso_margin(self, s: Spec, n: Decimal, px: Decimal) -> Decimal:
+        """Initial margin moved into an isolated position: 10 % of the opened notional."""
+        return qx(self._notional(s, n, px) / 10, s.dp)
 
     def _notional(self, s: Spec, n: Decimal, px: Decimal | Fraction) -> Fraction:
         """Fee base in the settle currency (inverse: ``ctVal*ctMult*n/px`` coin), exact."""
@@ -1303,7 +1346,7 @@ class _Engine:
         ratio = fmt(qx(Fraction(realized) / margin, 8)) if margin else "0"
         return _hist_record((
             str(p.c_time), s.settle, fmt(q(self._avg(s, p.close_n, p.close_val), 8)),
-            fmt(p.close_n), s.inst_id, s.inst_type, "" if s.kind == "option" else "10", "cross",
+            fmt(p.close_n), s.inst_id, s.inst_type, "" if s.kind == "option" else "10", p.mgn_mode,
             fmt(q(open_avg, 8)), fmt(p.open_max), fmt(realized), fmt(p.fee), fmt(p.funding),
             fmt(p.liq), fmt(p.pnl), ratio, p.pos_id, p.side_key,
             "long" if p.direction > 0 else "short",
@@ -1323,9 +1366,18 @@ class _Engine:
             amt = qx(-notional * Fraction(rate) if p.qty > 0 else notional * Fraction(rate), s.dp)
             if amt == 0:
                 continue
-            self._ensure(s.settle, amt, t)
-            self._bill(t, "8", "173" if amt < 0 else "174", s.settle, amt, inst_type="SWAP",
-                       inst_id=s.inst_id, mgn_mode="cross", sz=fmt(n), px=fmt(mark), pnl=fmt(amt))
+            if p.mgn_mode == "isolated":
+                # paid from (or into) the position's balance: the account's does not move
+                p.iso_bal += amt
+                self._bill(t, "8", "173" if amt < 0 else "174", s.settle, D0, inst_type="SWAP",
+                           inst_id=s.inst_id, mgn_mode="isolated", sz=fmt(n), px=fmt(mark),
+                           pnl=fmt(amt), pos_bal=p.iso_bal, pos_bal_chg=amt,
+                           fill_time=str(t), trade_id="0")
+            else:
+                self._ensure(s.settle, amt, t)
+                self._bill(t, "8", "173" if amt < 0 else "174", s.settle, amt, inst_type="SWAP",
+                           inst_id=s.inst_id, mgn_mode="cross", sz=fmt(n), px=fmt(mark),
+                           pnl=fmt(amt))
             p.funding += amt
             p.u_time = t
 
@@ -1361,9 +1413,13 @@ class _Engine:
                 chg = pnl + fee
                 sub = "112" if long else "113"
                 exit_val = n / settle_px if s.kind == "inverse" else n * settle_px
+            released = p.iso_bal
+            chg += released
+            p.iso_bal = D0
             self._ensure(s.settle, chg, t)
             self._bill(t, "3", sub, s.settle, chg, inst_type=s.inst_type, inst_id=s.inst_id,
-                       mgn_mode="cross", sz=fmt(n), px=fmt(settle_px), pnl=fmt(pnl), fee=fmt(fee))
+                       mgn_mode=p.mgn_mode, sz=fmt(n), px=fmt(settle_px), pnl=fmt(pnl),
+                       fee=fmt(fee), pos_bal_chg=-released)
             p.qty = D0
             p.close_n += n
             p.close_val += exit_val
@@ -1380,6 +1436,7 @@ class _Engine:
         acct, ts = self.acct, self.now
         positions: list[dict[str, Any]] = []
         upl_by_ccy: dict[str, Decimal] = {}
+        iso_by_ccy: dict[str, Decimal] = {}
         usd = {"USDT": Decimal(1), "BTC": Decimal(str(round(self.m.index("BTC", ts), 1))),
                "ETH": Decimal(str(round(self.m.index("ETH", ts), 2)))}
         for p in sorted(self.pos.values(), key=lambda x: (x.c_time, x.pos_id), reverse=True):
@@ -1388,6 +1445,8 @@ class _Engine:
             n = abs(p.qty)
             upl = self.pnl(s, p.avg, mark, n, p.qty > 0)
             upl_by_ccy[s.settle] = upl_by_ccy.get(s.settle, D0) + upl
+            if p.mgn_mode == "isolated":
+                iso_by_ccy[s.settle] = iso_by_ccy.get(s.settle, D0) + p.iso_bal
             rec: dict[str, Any] = dict.fromkeys(POSITION_FIELDS, "")
             notional_usd = (n * s.ct_val * s.ct_mult * usd[s.und]) if s.kind != "inverse" else n * s.ct_val
             rec.update({
@@ -1395,7 +1454,8 @@ class _Engine:
                 "closeOrderAlgo": [], "fee": fmt(p.fee), "fundingFee": fmt(p.funding),
                 "idxPx": fmt(idx), "instId": s.inst_id, "instType": s.inst_type,
                 "last": fmt(mark), "lever": "" if s.kind == "option" else "10",
-                "liqPenalty": fmt(p.liq), "markPx": fmt(mark), "mgnMode": "cross",
+                "liqPenalty": fmt(p.liq), "markPx": fmt(mark), "mgnMode": p.mgn_mode,
+                "margin": fmt(p.iso_bal) if p.mgn_mode == "isolated" else "",
                 "notionalUsd": fmt(q(notional_usd, 2)), "pnl": fmt(p.pnl),
                 "pos": fmt(p.qty if p.side_key == "net" else n), "posId": p.pos_id,
                 "posSide": p.side_key, "realizedPnl": fmt(p.pnl + p.fee + p.funding + p.liq),
@@ -1430,7 +1490,8 @@ class _Engine:
             cash = self.bal[ccy]
             upl = upl_by_ccy.get(ccy, D0)
             liab = q(liab_usdt, 8) if ccy == "USDT" else D0
-            eq = cash + upl
+            iso = iso_by_ccy.get(ccy, D0)
+            eq = cash + iso + upl
             if cash == 0 and eq == 0:
                 continue
             eq_usd = q(eq * usd.get(ccy, D1), 2)
@@ -1440,7 +1501,7 @@ class _Engine:
                 "ccy": ccy, "eq": fmt(eq), "cashBal": fmt(cash), "uTime": str(ts),
                 "availEq": fmt(eq), "availBal": fmt(cash), "frozenBal": "0", "ordFrozen": "0",
                 "liab": fmt(liab), "crossLiab": fmt(liab), "upl": fmt(upl), "uplLiab": "0",
-                "interest": "0", "eqUsd": fmt(eq_usd), "disEq": fmt(eq_usd), "isoEq": "0",
+                "interest": "0", "eqUsd": fmt(eq_usd), "disEq": fmt(eq_usd), "isoEq": fmt(iso),
                 "isoLiab": "0", "isoUpl": "0", "fixedBal": "0", "rewardBal": "0",
                 "collateralRestrict": False, "collateralEnabled": True,
                 "autoLendStatus": "off", "autoLendMtAmt": "0",

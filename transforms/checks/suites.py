@@ -163,11 +163,13 @@ RAW: list[Frame] = [
             """
             select account_uid, bill_id, type, sub_type, inst_type, inst_id, ccy, ts,
                    fee::double as fee,
-                   case when type = '8' and sub_type = '173' then bal_chg::double end
+                   case when type = '8' and sub_type = '173' then pnl::double end
                        as funding_paid,
-                   case when type = '8' and sub_type = '174' then bal_chg::double end
+                   case when type = '8' and sub_type = '174' then pnl::double end
                        as funding_received,
-                   case when type = '7' then bal_chg::double end as interest_charged,
+                   case when type = '7'
+                        then (bal_chg + coalesce(pos_bal_chg, 0))::double end
+                       as interest_charged,
                    case when type = '5' then fee::double end as liquidation_penalty
             from okx_raw.bills
             """,

@@ -2,7 +2,11 @@
 -- currency and attributed to the round trip it fell in (or to none)
 -- materialized: table
 -- depends_on: journal_staging.stg_okx__bills, journal_staging.stg_okx__funding_rates, journal_int.int_book_events, journal_int.int_instrument_specs
--- The amount is the bill's bal_chg (what the ledger moved; negative = paid).
+-- The amount (negative = paid) is what the event cost or earned, in either margin mode:
+-- funding reads the bill's pnl (OKX: "refer to pnl for the fee payment"; in isolated
+-- margin the funding is paid from the position, so bal_chg is 0 and pos_bal_chg = pnl);
+-- interest reads bal_chg + pos_bal_chg (what left the account's balance plus what left
+-- the position's; pos_bal_chg is 0 or NULL in cross margin). Never bal_chg alone.
 -- Funding: the books of the bill's instrument with a position open at the bill's time
 -- (ASOF the last event at or before it). OKX's funding bills carry no posSide, so with
 -- two (hedge long and short) the one whose size equals the bill's sz wins; when both
@@ -57,7 +61,8 @@ charges as (
         inst_id,
         ccy,
         sz,
-        bal_chg                                                   as amount
+        case when bill_type = '8' then pnl
+             else bal_chg + coalesce(pos_bal_chg, 0) end          as amount
     from bills
 
 ),

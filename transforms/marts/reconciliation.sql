@@ -2,7 +2,7 @@
 -- materialized: table
 -- depends_on: journal.round_trips, journal_int.int_leg_pnl, journal_int.int_book_events, journal_int.int_instrument_specs, journal_staging.stg_okx__bills, journal_staging.stg_okx__fills, journal_staging.stg_okx__positions_history
 -- description: Cross-checks of the journal against OKX's own numbers, one row per check and subject: what was compared, the expected and the actual value, actual - expected, the tolerance and whether it is within it. Failing rows (ok = false) need a look before the P&L is trusted.
--- column check_name: raw_rows_unique, book_key_unique, gross_pnl_recomputed, ledger_balance_chain, ledger_balance_break, positions_history_formula, round_trip_vs_positions_history, uncovered_spot_sells, instrument_spec_missing, instrument_spec_inferred, fee_currency_unvalued
+-- column check_name: raw_rows_unique, book_key_unique, gross_pnl_recomputed, ledger_balance_chain, ledger_balance_break, positions_history_formula, round_trip_vs_positions_history, round_trip_funding_vs_positions_history, uncovered_spot_sells, instrument_spec_missing, instrument_spec_inferred, fee_currency_unvalued
 -- column subject: what the row is about (round trip id, currency, bill ids, instrument)
 -- column compared: the two values compared, in words
 -- column expected_value: the reference value (recomputed from prices/specs, previous balance + change, OKX's number, 0)
@@ -226,7 +226,8 @@ history_matches as (
     select
         positions_history.*,
         trips.round_trip_id,
-        trips.net_pnl                                             as trip_net_pnl
+        trips.net_pnl                                             as trip_net_pnl,
+        trips.funding                                             as trip_funding
     from positions_history
     left join trips
         on trips.account_uid = positions_history.account_uid
@@ -253,6 +254,26 @@ history_rows as (
         realized_pnl                                              as expected_value,
         trip_net_pnl                                              as actual_value,
         cast(trip_net_pnl - realized_pnl as decimal(38, 18))      as difference,
+        cast(0.00000001 as decimal(38, 18))                       as tolerance,
+        coalesce('round trip ' || round_trip_id,
+                 'no closed round trip of this book within 60 s of u_time') as details
+    from history_matches
+
+),
+
+-- funding per closed position: the funding bills the journal gave the round trip (read
+-- from the bills' pnl, in cross and isolated margin) against OKX's fundingFee
+history_funding_rows as (
+
+    select
+        'round_trip_funding_vs_positions_history'                 as check_name,
+        account_uid,
+        inst_id || ' ' || pos_side || ' ' || coalesce(mgn_mode, '?') || ' pos ' || pos_id
+            || ' closed ' || cast(updated_at as varchar)          as subject,
+        'OKX funding_fee vs journal round trip funding'           as compared,
+        funding_fee                                               as expected_value,
+        trip_funding                                              as actual_value,
+        cast(trip_funding - funding_fee as decimal(38, 18))       as difference,
         cast(0.00000001 as decimal(38, 18))                       as tolerance,
         coalesce('round trip ' || round_trip_id,
                  'no closed round trip of this book within 60 s of u_time') as details
@@ -376,6 +397,8 @@ unioned as (
     select *, abs(difference) <= tolerance as ok from formula_rows
     union all
     select *, coalesce(abs(difference) <= tolerance, false) as ok from history_rows
+    union all
+    select *, coalesce(abs(difference) <= tolerance, false) as ok from history_funding_rows
     union all
     select *, actual_value = 0 as ok from uncovered_rows
     union all
