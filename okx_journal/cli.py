@@ -183,7 +183,30 @@ def doctor(
     default=None,
     help="Serve a recorded history file instead of generating one.",
 )
-def simulate(port: int, seed: int, scale: int, no_rate_limits: bool, history_file: str | None) -> None:
+@click.option(
+    "--fills-retention-days",
+    type=click.IntRange(min=1),
+    default=365,
+    show_default=True,
+    help="How far back trade/fills-history serves (OKX's docs say 3 months or 1 year).",
+)
+@click.option(
+    "--anchor-ms",
+    type=int,
+    default=None,
+    help="End of the generated history in epoch ms (default: now minus 5 minutes); same seed and anchor, same history.",
+)
+@click.option("--days", type=click.IntRange(min=1), default=None, help="Length of the generated history in days.")
+def simulate(
+    port: int,
+    seed: int,
+    scale: int,
+    no_rate_limits: bool,
+    history_file: str | None,
+    fills_retention_days: int,
+    anchor_ms: int | None,
+    days: int | None,
+) -> None:
     """Run the built-in OKX simulator on loopback until Ctrl-C.
 
     Prints its URL and the demo credentials it accepts; point `sync` or `doctor` at it
@@ -197,6 +220,9 @@ def simulate(port: int, seed: int, scale: int, no_rate_limits: bool, history_fil
         scale=scale,
         rate_limits=not no_rate_limits,
         history_file=Path(history_file) if history_file else None,
+        fills_retention_days=fills_retention_days,
+        anchor_ms=anchor_ms,
+        days=days,
     )
 
 

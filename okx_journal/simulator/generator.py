@@ -4,7 +4,10 @@
 in cross and isolated margin) over ``days`` (default 80) days ending shortly before now,
 and returns the records OKX would serve for it: fills, bills (the trading-account
 ledger), open positions, closed position lives, a balance snapshot, the account config
-and the instrument list. The same seed, scale and ``end_ms`` always give the same history.
+and the instrument list, plus the funding account: its ledger (``funding_bills``,
+``/asset/bills``), ``deposits`` and ``withdrawals`` (see ``_FundingLedger``). The same
+seed, scale, ``days`` and ``end_ms`` always give the same history. Two-year histories
+(``days=730``) take well under a second at ``scale=2000``.
 
 What the account trades (about ``scale`` fills in all):
 
@@ -72,7 +75,7 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, localcontext
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -635,6 +638,12 @@ class SimAccount:
     positions: list[dict[str, Any]] = field(default_factory=list)
     positions_history: list[dict[str, Any]] = field(default_factory=list)
     balance: dict[str, Any] = field(default_factory=dict)
+    #: funding-account ledger (``/asset/bills``), oldest first
+    funding_bills: list[dict[str, Any]] = field(default_factory=list)
+    #: ``/asset/deposit-history`` records, oldest first
+    deposits: list[dict[str, Any]] = field(default_factory=list)
+    #: ``/asset/withdrawal-history`` records, oldest first
+    withdrawals: list[dict[str, Any]] = field(default_factory=list)
     engine: _Engine | None = field(default=None, repr=False, compare=False)
 
 
@@ -717,6 +726,219 @@ class History:
             eng.snapshot()
 
 
+# ------------------------------------------------------------------------------ funding account
+
+#: ``/asset/bills`` record fields (okx-api §3.11)
+FUNDING_BILL_FIELDS = ("billId", "ccy", "clientId", "balChg", "bal", "type", "notes", "ts")
+#: ``/asset/deposit-history`` record fields (okx-api §3.11)
+DEPOSIT_FIELDS = ("ccy", "chain", "amt", "from", "areaCodeFrom", "to", "txId", "ts", "state",
+                  "depId", "fromWdId", "actualDepBlkConfirm")
+#: ``/asset/withdrawal-history`` record fields (okx-api §3.11)
+WITHDRAWAL_FIELDS = ("ccy", "chain", "nonTradableAsset", "amt", "ts", "from", "areaCodeFrom",
+                     "to", "areaCodeTo", "toAddrType", "tag", "pmtId", "memo", "addrEx", "txId",
+                     "fee", "feeCcy", "state", "wdId", "clientId", "note")
+#: funding bill types used (okx-api §3.11): deposit, withdrawal, cancelled withdrawal,
+#: "from trading account" (money arrives in funding), "to trading account" (money leaves)
+FUNDING_DEPOSIT, FUNDING_WITHDRAWAL, FUNDING_WD_CANCEL = "1", "2", "13"
+FUNDING_FROM_TRADING, FUNDING_TO_TRADING = "130", "131"
+CHAINS = {"USDT": "USDT-TRC20", "BTC": "BTC-Bitcoin", "ETH": "ETH-ERC20"}
+WITHDRAWAL_FEES = {"USDT": Decimal("1"), "BTC": Decimal("0.0002"), "ETH": Decimal("0.0015")}
+_FUNDING_DP = {"USDT": 2, "BTC": 4, "ETH": 4}
+_DEPOSIT_RANGE = {"USDT": (1000, 60000), "BTC": (0.05, 2.0), "ETH": (0.5, 25.0)}
+_MINUTE = 60_000
+#: a scheduled funding activity is emitted only once this much time is free after it (so a
+#: cancelled withdrawal's refund, at most 30 s later, precedes the next funding record)
+_ACTIVITY_ROOM = _MINUTE
+
+
+class _FundingIds(_Ids):
+    """Funding-bill ids: the trading ledger's snowflake shape, offset by 2**21, so a funding
+    bill never shares a ``billId`` with a trading bill of the same millisecond."""
+
+    def next(self, ts: int) -> str:
+        v = max(self.last + 1, ((ts - ID_EPOCH) << 22) + (1 << 21))
+        self.last = v
+        return str(v)
+
+
+class _FundingLedger:
+    """The funding account (``6``) of one simulated account, kept consistent with its
+    trading ledger.
+
+    * every trading transfer bill (type 1, subType 11 ``from 6 to 18`` / 12 ``from 18 to 6``)
+      gets a mirror funding bill at the same ``ts`` with the opposite sign: type ``131``
+      "to trading account" (funding debited) for a transfer into trading, ``130`` "from
+      trading account" (funding credited) for a transfer out of it *[choice: read from
+      okx-api §3.11 "130/131 from/to trading account", i.e. named from the funding
+      account's side; OKX's own labels are "Transferred from/to Trading account"]*;
+    * before the first transfer, one on-chain deposit per starting currency (USDT, BTC,
+      ETH; 1-6 h earlier) funds the account; later, a transfer into trading that the
+      funding balance cannot cover is preceded (5 min to 2 h earlier, never before the
+      previous funding record, so possibly in the same ms) by an on-chain deposit of the
+      missing amount plus a random extra. A deposit is a funding bill type ``1`` + a
+      deposit-history record with ``state "2"`` (successful) and the same ``ts``
+      *[choice: credited at once; OKX's ``ts`` is when the deposit was seen]*;
+    * besides, every 2-12 days (from the history's start) a deposit (on-chain, or one in
+      five internal: ``from`` an e-mail, no ``txId``) or a withdrawal (funding bill type
+      ``2`` with ``balChg = -(amt + fee)``, withdrawal-history record with ``fee``/``feeCcy``;
+      ``state "2"`` success, one in six ``"-2"`` cancelled: its ``2`` debit is refunded by
+      a type ``13`` bill 1-30 s later and it has no ``txId``);
+    * ``bal`` chains per currency over the funding bills (``bal = previous bal + balChg``)
+      and never goes negative; funding ``ts`` never decreases along ``billId``.
+
+    Randomness comes from ``random.Random`` instances derived from the seed, the uid and
+    an event counter, never from the engine's ``rng``: adding the funding account did not
+    change any trading record.
+    """
+
+    def __init__(self, acct: SimAccount, seed: int, start_ms: int) -> None:
+        self.acct = acct
+        self.seed = seed
+        self.ids = _FundingIds()
+        self.bal: dict[str, Decimal] = {}
+        self.last_ts = 0
+        self.n_need = 0
+        self.n_sched = 0
+        self.next_at = start_ms + self._gap(0)
+        self.seq = 0
+
+    # ---------------------------------------------------------------- persistence
+    def state(self) -> dict[str, Any]:
+        return {"ids": self.ids.last, "bal": {k: str(v) for k, v in self.bal.items()},
+                "last_ts": self.last_ts, "n_need": self.n_need, "n_sched": self.n_sched,
+                "next_at": self.next_at, "seq": self.seq}
+
+    @classmethod
+    def from_state(cls, acct: SimAccount, seed: int, start_ms: int, now: int,
+                   d: dict[str, Any] | None) -> _FundingLedger:
+        f = cls(acct, seed, start_ms)
+        if d is None:  # saved before the funding account existed: carry on from ``now``
+            f.last_ts = now
+            f.next_at = now + f._gap(0)
+            return f
+        f.ids.last = d["ids"]
+        f.bal = {k: Decimal(v) for k, v in d["bal"].items()}
+        f.last_ts, f.n_need, f.n_sched = d["last_ts"], d["n_need"], d["n_sched"]
+        f.next_at, f.seq = d["next_at"], d["seq"]
+        return f
+
+    # ---------------------------------------------------------------- helpers
+    def _rng(self, kind: str, n: int) -> random.Random:
+        return random.Random(f"okx-journal-asset-{self.seed}-{self.acct.uid}-{kind}-{n}")
+
+    def _gap(self, k: int) -> int:
+        return self._rng("gap", k).randrange(2 * DAY, 12 * DAY)
+
+    def _bill(self, ts: int, type_: str, ccy: str, chg: Decimal) -> dict[str, Any]:
+        bal = self.bal.get(ccy, D0) + chg
+        if bal < 0:  # pragma: no cover - guarded by the callers
+            raise AssertionError(f"funding balance of {ccy} would go negative")
+        self.bal[ccy] = bal
+        self.last_ts = max(self.last_ts, ts)
+        b = {"billId": self.ids.next(ts), "ccy": ccy, "clientId": "", "balChg": fmt(chg),
+             "bal": fmt(bal), "type": type_, "notes": "", "ts": str(ts)}
+        self.acct.funding_bills.append(b)
+        return b
+
+    def _next_id(self) -> str:
+        self.seq += 1
+        return str(150_000_000 + self.seq * 1_013)
+
+    @staticmethod
+    def _address(rng: random.Random, ccy: str) -> str:
+        if ccy == "USDT":
+            alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+            return "T" + "".join(rng.choice(alphabet) for _ in range(33))
+        if ccy == "BTC":
+            return "bc1q" + "".join(rng.choice("023456789acdefghjklmnpqrstuvwxyz") for _ in range(38))
+        return f"0x{rng.getrandbits(160):040x}"
+
+    def _deposit(self, rng: random.Random, ts: int, ccy: str, amt: Decimal,
+                 internal: bool = False) -> None:
+        self._bill(ts, FUNDING_DEPOSIT, ccy, amt)
+        rec = dict.fromkeys(DEPOSIT_FIELDS, "")
+        rec.update({
+            "ccy": ccy, "chain": CHAINS.get(ccy, f"{ccy}-{ccy}"), "amt": fmt(amt),
+            "to": self._address(rng, ccy), "ts": str(ts), "state": "2", "depId": self._next_id(),
+            "actualDepBlkConfirm": "" if internal else str(rng.randrange(2, 60)),
+        })
+        if internal:
+            rec.update({"from": f"{'abcdefgh'[rng.randrange(8)]}***@example.com",
+                        "fromWdId": self._next_id()})
+        else:
+            rec["txId"] = f"{rng.getrandbits(256):064x}"
+        self.acct.deposits.append(rec)
+
+    def _withdraw(self, rng: random.Random, ts: int, ccy: str, amt: Decimal,
+                  cancelled: bool) -> None:
+        fee = WITHDRAWAL_FEES.get(ccy, D0)
+        self._bill(ts, FUNDING_WITHDRAWAL, ccy, -(amt + fee))
+        rec: dict[str, Any] = dict.fromkeys(WITHDRAWAL_FIELDS, "")
+        rec.update({
+            "ccy": ccy, "chain": CHAINS.get(ccy, f"{ccy}-{ccy}"), "nonTradableAsset": False,
+            "amt": fmt(amt), "ts": str(ts), "to": self._address(rng, ccy), "toAddrType": "1",
+            "addrEx": None, "txId": "" if cancelled else f"{rng.getrandbits(256):064x}",
+            "fee": fmt(fee), "feeCcy": ccy, "state": "-2" if cancelled else "2",
+            "wdId": self._next_id(),
+        })
+        self.acct.withdrawals.append(rec)
+        if cancelled:
+            self._bill(ts + rng.randrange(1_000, 30_000), FUNDING_WD_CANCEL, ccy, amt + fee)
+
+    # ---------------------------------------------------------------- events
+    def flush(self, until: int) -> None:
+        """Emits the scheduled deposits/withdrawals due before ``until`` (with room after)."""
+        while self.next_at + _ACTIVITY_ROOM < until:
+            ts = max(self.next_at, self.last_ts + 1)
+            rng = self._rng("act", self.n_sched)
+            ccy = rng.choices(("USDT", "BTC", "ETH"), (3, 1, 1))[0]
+            dp = _FUNDING_DP[ccy]
+            fee = WITHDRAWAL_FEES[ccy]
+            avail = self.bal.get(ccy, D0) - fee
+            share = Decimal(rng.randrange(10, 61)) / 100
+            amt = (avail * share).quantize(_QUANT[dp], rounding=ROUND_DOWN) if avail > 0 else D0
+            if rng.random() < 0.55 or amt <= 0:
+                lo, hi = _DEPOSIT_RANGE[ccy]
+                dep = _dec_from_float(rng.uniform(lo, hi), _QUANT[dp])
+                self._deposit(rng, ts, ccy, dep, internal=rng.random() < 0.2)
+            else:
+                self._withdraw(rng, ts, ccy, amt, cancelled=rng.random() < 1 / 6)
+            self.n_sched += 1
+            self.next_at += self._gap(self.n_sched)
+
+    def _opening_deposits(self, ts: int) -> None:
+        """Before the first transfer: one deposit per currency of ``INITIAL_FUNDS`` (the
+        amount plus up to 50 %), 1-6 h before it, one minute apart at least."""
+        rng = self._rng("opening", 0)
+        offsets = sorted((rng.randrange(HOUR, 6 * HOUR) for _ in INITIAL_FUNDS), reverse=True)
+        prev = 0
+        for (ccy, amt), off in zip(INITIAL_FUNDS.items(), offsets, strict=True):
+            at = max(ts - off, prev + _MINUTE)
+            prev = at
+            extra = _dec_from_float(float(amt) * rng.uniform(0.0, 0.5), _QUANT[_FUNDING_DP[ccy]])
+            self._deposit(rng, at, ccy, amt + extra)
+
+    def mirror(self, ccy: str, amt: Decimal, ts: int) -> None:
+        """The funding side of a trading transfer of ``amt`` (> 0 into trading) at ``ts``."""
+        if not self.acct.funding_bills:
+            self._opening_deposits(ts)
+        self.flush(ts)
+        if amt > 0:
+            have = self.bal.get(ccy, D0)
+            if have < amt:
+                rng = self._rng("need", self.n_need)
+                self.n_need += 1
+                extra = D0
+                if ccy in INITIAL_FUNDS:
+                    extra = _dec_from_float(float(INITIAL_FUNDS[ccy]) * rng.uniform(0.0, 0.5),
+                                            _QUANT[_FUNDING_DP.get(ccy, 8)])
+                dep_ts = min(ts, max(self.last_ts + 1, ts - rng.randrange(5 * _MINUTE, 2 * HOUR)))
+                self._deposit(rng, dep_ts, ccy, amt - have + extra)
+            self._bill(ts, FUNDING_TO_TRADING, ccy, -amt)
+        else:
+            self._bill(ts, FUNDING_FROM_TRADING, ccy, -amt)
+
+
 # ------------------------------------------------------------------------------ engine
 
 
@@ -736,6 +958,7 @@ class _Engine:
         self.seed = seed
         self.net = net
         self.rng = random.Random(f"okx-journal-account-{seed}-{acct.uid}")
+        self.fund = _FundingLedger(acct, seed, market.start_ms)
         self.bill_ids = _Ids()
         self.ord_ids = _Ids()
         self.pos_ids = _Ids()
@@ -766,6 +989,7 @@ class _Engine:
             "margin": [_obj_to_json(p) for p in self.margin.values()],
             "spot_inv": {k: str(v) for k, v in self.spot_inv.items()},
             "locks": self.locks, "heap": self.heap, "seq": self.seq, "now": self.now,
+            "funding": self.fund.state(),
         }
 
     @classmethod
@@ -790,6 +1014,7 @@ class _Engine:
         e.heap = [list(h) for h in d["heap"]]
         heapq.heapify(e.heap)
         e.seq, e.now = d["seq"], d["now"]
+        e.fund = _FundingLedger.from_state(acct, e.seed, market.start_ms, e.now, d.get("funding"))
         return e
 
     # ---------------------------------------------------------------- scheduling
@@ -884,6 +1109,7 @@ class _Engine:
             self.advance(ts)
             self._random_fill(ts)
         self.advance(end_ms)
+        self.fund.flush(end_ms)
 
     # ---------------------------------------------------------------- random policy
     def _random_fill(self, ts: int) -> None:
@@ -1021,6 +1247,7 @@ class _Engine:
             self._bill(ts, "1", "11", ccy, amt, sz=fmt(amt), frm="6", to="18")
         else:
             self._bill(ts, "1", "12", ccy, amt, sz=fmt(-amt), frm="18", to="6")
+        self.fund.mirror(ccy, amt, ts)
 
     def _ensure(self, ccy: str, chg: Decimal, ts: int) -> None:
         """Tops the trading account up from the funding account before a debit would
@@ -1562,7 +1789,8 @@ def generate_history(seed: int = 7, scale: int = 2000, *, end_ms: int | None = N
 
 
 _PUBLIC_ACCOUNT_FIELDS = ("uid", "api_key", "secret", "passphrase", "perm", "ip", "demo", "revoked",
-                          "config", "fills", "bills", "positions", "positions_history", "balance")
+                          "config", "fills", "bills", "positions", "positions_history", "balance",
+                          "funding_bills", "deposits", "withdrawals")
 
 
 def save_history(history: History, path: Path | str) -> None:

@@ -47,17 +47,63 @@ the newest rows newer than the cursor instead]*. ``limit`` defaults to 100; valu
 Positions history pages on ``uTime`` and returns every row sharing the page's boundary
 ``uTime`` together, so a page may exceed ``limit`` (documented).
 
-Retention (okx-api §3.1), relative to the server's clock at request time: fills 3 days,
-fills-history 90 days *[choice: "3 months" = 90 days]*, bills 7 days, bills-archive and
-positions-history 90 days. Expired FUTURES/OPTION (``expTime`` in the past) are not listed
-by ``/public/instruments``.
+Retention (okx-api §3.1, §3.2), relative to the server's clock at request time: fills 3
+days, fills-history ``fills_retention_days`` (default 365: OKX's docs say "3 months" in
+older copies and "last 1 year" since 2025, *[unverified]*; 90 gives the older reading),
+bills 7 days, bills-archive and positions-history 90 days *[choice: "3 months" = 90
+days]*, funding bills (``asset/bills``) 30 days *[choice: "1 month" = 30 days]*,
+``asset/bills-history`` back to 2021-02-01, deposit/withdrawal history unlimited
+*[choice: OKX states no window]*. Expired FUTURES/OPTION (``expTime`` in the past) are
+not listed by ``/public/instruments``.
+
+Funding account (okx-api §3.1, §3.11): ``asset/bills`` and ``asset/bills-history`` page on
+``ts`` (``after`` older, ``before`` newer, ``begin``/``end`` inclusive), or on ``billId``
+with ``pagingType=2`` (bills-history only; elsewhere the parameter is ignored
+*[choice]*); filters ``ccy``, ``type``, ``clientId``. ``deposit-history`` and
+``withdrawal-history`` page on ``ts``; filters as documented, ``type`` ``3`` internal
+(a deposit with ``from``, a withdrawal whose ``toAddrType`` is not ``1``) / ``4``
+on-chain *[choice: the records carry no type field]*. On every ``ts`` cursor the rows
+sharing the page's boundary ``ts`` come together, so a page may exceed ``limit``
+*[choice, unverified: it keeps a strict ``after`` walk lossless when several records
+share one ms, e.g. transfers of three currencies at once]*.
+
+Quarterly ledger export (okx-api §3.4), keyed per account, year, quarter (and the
+optional ``type`` filter):
+
+* POST ``{"year","quarter"[,"type"]}``: ``51606`` for the current (or a future) quarter;
+  ``51608`` when the quarter ends on/before 2021-02-01 or before the account's first
+  trading bill; ``51607`` while a generation is ``ongoing`` for that quarter
+  (``archive_busy_scope="quarter"``, default) or for any quarter of the account
+  (``"account"``) *[choice, unverified: which request "the previous request" means]*;
+  ``result "true"`` when the file exists (``finished``), otherwise ``"false"`` and a
+  generation starts (also after ``failed``). A generation ends ``archive_ready_after_s``
+  later (simulator clock; OKX says about 2 h), as ``failed`` the first time for a quarter
+  in ``archive_fail_quarters`` (``"2025Q3"``), else ``finished``.
+* GET ``?year&quarter``: ``51604`` before any POST for it; ``state``
+  ``ongoing``/``finished``/``failed``; ``ts`` = the apply time while ongoing, the end of
+  generation after. Each finished answer carries a new ``fileHref`` on this server under
+  ``/archive-files/<token>``, valid 5.5 h of simulator clock (``archive_link_ttl_ms``);
+  an unknown or expired link answers HTTP 403 (S3-style XML). Downloads need no OKX auth;
+  ``sim.download_log`` records each one with the headers it carried, so tests can check
+  that no ``OK-ACCESS-*`` header went to the file host.
+* The file: the account's trading bills only (not the funding account), ``ts`` in
+  ``[quarter start, next quarter start)`` UTC plus ``archive_boundary_overlap_ms`` after
+  the end (such rows then sit in two files, as OKX's disagreeing examples allow), in
+  reverse ``billId`` order, CSV (``\n`` line ends, header row) with exactly the 28
+  documented columns (``ARCHIVE_COLUMNS``, no ``type``). Container ``archive_format``:
+  ``zip`` (one member ``<uid>_bills_<year><quarter>.csv``; default *[unverified]*),
+  ``gzip`` or ``csv``. Numbers ``archive_numbers``: ``plain`` (as the REST records) or
+  ``statement`` (zero ``0E-8``/``0E-18``; balances, changes, pnl, fee, interest with 18
+  decimals; sz and prices with 8; more when a value has more, never rounded).
 
 Rate limits (okx-api §3.1): per endpoint, sliding window counted on arrival; private per
 account uid, public per client IP (instruments per IP + instType). Refused requests do
 not count against the window *[choice, unverified]*. A breach answers
 ``{"code":"50011","msg":"Too Many Requests","data":[]}`` with HTTP 429 (or 200 with
 ``rate_limit_http_status=200``, OKX uses both). ``POST bills-history-archive`` is held to
-both documented limits, 1 per 10 s and 12 per day *[choice: the stricter union]*.
+both documented limits, 1 per 10 s and 12 per day *[choice: the stricter union]*;
+``archive_daily_limit=False`` drops the 12 per day (the docs since 2026-06-11 give only
+1 per 10 s).
 
 Faults: ``sim.inject(Fault(...))`` queues faults matched by path prefix and consumed
 ``times`` times, checked before routing and auth: ``code`` (an OKX error with its HTTP
@@ -70,18 +116,24 @@ from __future__ import annotations
 import base64
 import bisect
 import calendar
+import csv
+import gzip
 import hashlib
 import hmac
+import io
 import json
 import logging
 import re
+import secrets
 import socket
 import sys
 import threading
 import time
+import zipfile
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal, localcontext
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -118,11 +170,33 @@ DAY_MS = 86_400_000
 #: Retention windows (ms) of the list endpoints, relative to the server's clock.
 RETENTION_MS: dict[str, int] = {
     "/api/v5/trade/fills": 3 * DAY_MS,
-    "/api/v5/trade/fills-history": 90 * DAY_MS,
     "/api/v5/account/bills": 7 * DAY_MS,
     "/api/v5/account/bills-archive": 90 * DAY_MS,
     "/api/v5/account/positions-history": 90 * DAY_MS,
     "/api/v5/public/funding-rate-history": 90 * DAY_MS,
+    "/api/v5/asset/bills": 30 * DAY_MS,
+}
+#: ``trade/fills-history`` keeps ``Simulator(fills_retention_days=...)`` days (default 365)
+FILLS_HISTORY = "/api/v5/trade/fills-history"
+#: the oldest data of ``asset/bills-history`` and of the quarterly export: 2021-02-01 UTC
+DATA_SINCE_MS = 1_612_137_600_000
+#: a ``fileHref`` of the quarterly export is valid 5.5 h (simulator clock) after it is handed out
+ARCHIVE_LINK_TTL_MS = 5 * 3_600_000 + 1_800_000
+#: where the export files are served (no OKX auth; every request is logged in ``download_log``)
+ARCHIVE_FILE_PATH = "/archive-files/"
+#: the 28 columns of the export's CSV, in the documented order (okx-api §3.4); no ``type``
+ARCHIVE_COLUMNS = (
+    "instType", "billId", "subType", "ts", "balChg", "posBalChg", "bal", "posBal", "sz", "px",
+    "ccy", "pnl", "fee", "mgnMode", "instId", "ordId", "execType", "interest", "tag", "fillTime",
+    "tradeId", "clOrdId", "fillIdxPx", "fillMarkPx", "fillPxVol", "fillPxUsd", "fillMarkVol",
+    "fillFwdPx",
+)
+#: ``archive_numbers="statement"``: decimals written per column (balances and money 18,
+#: sizes and prices 8); every other column is written as in the REST records
+ARCHIVE_STATEMENT_DP: dict[str, int] = {
+    **dict.fromkeys(("balChg", "posBalChg", "bal", "posBal", "pnl", "fee", "interest"), 18),
+    **dict.fromkeys(("sz", "px", "fillIdxPx", "fillMarkPx", "fillPxVol", "fillPxUsd",
+                     "fillMarkVol", "fillFwdPx"), 8),
 }
 
 #: Documented per-endpoint limits: (method, path) → ((requests, window seconds), ...).
@@ -141,6 +215,10 @@ RATE_LIMITS: dict[tuple[str, str], tuple[tuple[int, float], ...]] = {
     ("POST", "/api/v5/account/bills-history-archive"): ((1, 10.0), (12, 86_400.0)),
     ("GET", "/api/v5/account/bills-history-archive"): ((10, 2.0),),
     ("GET", "/api/v5/asset/currencies"): ((6, 1.0),),
+    ("GET", "/api/v5/asset/bills"): ((6, 1.0),),
+    ("GET", "/api/v5/asset/bills-history"): ((1, 1.0),),
+    ("GET", "/api/v5/asset/deposit-history"): ((6, 1.0),),
+    ("GET", "/api/v5/asset/withdrawal-history"): ((6, 1.0),),
 }
 
 #: OKX error code → (HTTP status, message); ``{0}`` is filled in per request (okx-api §8).
@@ -172,6 +250,10 @@ ERRORS: dict[str, tuple[int, str]] = {
     "50120": (200, "API key doesn't have permission to use this function."),
     "51000": (400, "Parameter {0} error."),
     "51001": (200, "Instrument ID does not exist."),
+    "51604": (200, "Initiate a download request before obtaining the hyperlink."),
+    "51606": (200, "Data for the current quarter is not available for download yet."),
+    "51607": (200, "Your previous download request is still being processed."),
+    "51608": (200, "No transaction data found for the selected quarter."),
 }
 
 INST_TYPES = frozenset({"SPOT", "MARGIN", "SWAP", "FUTURES", "OPTION", "EVENTS"})
@@ -443,6 +525,23 @@ class Simulator:
         rate_limit_http_status: HTTP status sent with 50011 (OKX uses 429 and 200).
         before_semantics: what ``before`` alone returns: ``"adjacent"`` (the rows just
             newer than the cursor) or ``"newest"`` (the newest rows newer than it).
+        fills_retention_days: how far back ``trade/fills-history`` serves (OKX's docs say
+            3 months in older copies, 1 year since 2025; default 365, tests also use 90).
+        archive_ready_after_s: seconds (simulator clock) from a quarterly-export apply
+            until its file is ``finished`` (or ``failed``).
+        archive_fail_quarters: quarters such as ``"2025Q3"`` whose first generation ends
+            ``failed``; the next apply starts a generation that succeeds.
+        archive_format: the download's container: ``"zip"`` (one CSV inside),
+            ``"gzip"`` or ``"csv"`` (uncompressed).
+        archive_numbers: ``"plain"`` (numbers as in the REST records) or ``"statement"``
+            (zero as ``0E-8``/``0E-18``, other numbers with 8 or 18 fixed decimals).
+        archive_boundary_overlap_ms: bills up to this many ms after a quarter's end are
+            also written into that quarter's file (so they are in two files).
+        archive_daily_limit: hold the apply POST to 12 / day besides 1 / 10 s (OKX's docs
+            before 2026-06-11); False keeps only 1 / 10 s (the docs since).
+        archive_busy_scope: when an apply answers 51607: ``"quarter"`` while the same
+            quarter is still being generated, ``"account"`` while any quarter of the
+            account is.
     """
 
     def __init__(
@@ -457,6 +556,14 @@ class Simulator:
         timestamp_window_s: float = 30,
         rate_limit_http_status: int = 429,
         before_semantics: Literal["adjacent", "newest"] = "adjacent",
+        fills_retention_days: int = 365,
+        archive_ready_after_s: float = 0.5,
+        archive_fail_quarters: Iterable[str] = (),
+        archive_format: Literal["zip", "gzip", "csv"] = "zip",
+        archive_numbers: Literal["plain", "statement"] = "plain",
+        archive_boundary_overlap_ms: int = 0,
+        archive_daily_limit: bool = True,
+        archive_busy_scope: Literal["quarter", "account"] = "quarter",
     ) -> None:
         self.history = history
         self.host = host
@@ -467,6 +574,22 @@ class Simulator:
         self.timestamp_window_s = timestamp_window_s
         self.rate_limit_http_status = rate_limit_http_status
         self.before_semantics = before_semantics
+        self.fills_retention_days = fills_retention_days
+        self.archive_ready_after_s = archive_ready_after_s
+        self.archive_fail_quarters = set(archive_fail_quarters)
+        self.archive_format = archive_format
+        self.archive_numbers = archive_numbers
+        self.archive_boundary_overlap_ms = archive_boundary_overlap_ms
+        self.archive_daily_limit = archive_daily_limit
+        self.archive_busy_scope = archive_busy_scope
+        self.archive_link_ttl_ms = ARCHIVE_LINK_TTL_MS
+        #: one entry per request under ``ARCHIVE_FILE_PATH``: ``path``, ``token``,
+        #: ``status``, ``headers`` (all, lower case) and ``okx_headers`` (the names of the
+        #: ``ok-access-*`` headers it carried; the file host needs none)
+        self.download_log: list[dict[str, Any]] = []
+        self._archives: dict[tuple[str, str, str, str], _Archive] = {}
+        self._archive_failed: set[tuple[str, str, str, str]] = set()
+        self._archive_links: dict[str, tuple[tuple[str, str, str, str], int]] = {}
         self.key_regions: dict[str, str] = {}
         self.stats = SimStats()
         self.lock = threading.RLock()
@@ -556,6 +679,12 @@ class Simulator:
         with self._rl_lock:
             self._rl.clear()
 
+    def retention_ms(self, path: str) -> int:
+        """How far back (ms before the server's clock) a list endpoint serves."""
+        if path == FILLS_HISTORY:
+            return self.fills_retention_days * DAY_MS
+        return RETENTION_MS[path]
+
     def invalidate(self) -> None:
         """Forget every index (after editing records in place rather than appending)."""
         with self.lock:
@@ -613,6 +742,8 @@ class Simulator:
                 arg = client_ip if code == "50110" else path
                 return self._error(code, fault.msg or msg.format(arg),
                                    fault.http_status or status)
+        if path.startswith(ARCHIVE_FILE_PATH):
+            return self._download(method, path, headers)
         try:
             route = _ROUTES.get(path)
             if route is None:
@@ -638,6 +769,56 @@ class Simulator:
             self.stats.codes["0"] += 1
         return _Response(200, _OK_PREFIX + data + _OK_SUFFIX)
 
+    def _download(self, method: str, path: str, headers: Mapping[str, str]) -> _Response:
+        """A quarterly-export file under ``ARCHIVE_FILE_PATH`` (no OKX auth, logged).
+
+        An unknown or expired link answers HTTP 403 with an S3-style XML error *[choice:
+        OKX's file host is not documented; signed object-store links answer 403]*.
+        """
+        token = path[len(ARCHIVE_FILE_PATH):]
+        entry: dict[str, Any] = {
+            "path": path, "token": token, "headers": dict(headers),
+            "okx_headers": sorted(h for h in headers if h.lower().startswith("ok-access-")),
+        }
+        with self.lock:
+            self.download_log.append(entry)
+            link = self._archive_links.get(token)
+            if method != "GET":
+                entry["status"] = 405
+                return _Response(405, b"Method Not Allowed", "text/plain")
+            if link is None or self.now_ms() >= link[1]:
+                entry["status"] = 403
+                return _Response(403, b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>'
+                                 b"AccessDenied</Code><Message>Request has expired</Message>"
+                                 b"</Error>", "application/xml")
+            (uid, year, quarter, types) = link[0]
+            acc = next(a for a in self.history.accounts if a.uid == uid)
+            rows = self.archive_rows(acc, int(year), int(quarter[1]),
+                                     set(types.split(",")) if types else None)
+        data = archive_csv(rows, self.archive_numbers)
+        name = f"{uid}_bills_{year}{quarter}.csv"
+        entry["status"] = 200
+        if self.archive_format == "csv":
+            return _Response(200, data, "text/csv")
+        if self.archive_format == "gzip":
+            return _Response(200, gzip.compress(data, mtime=0), "application/gzip")
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr(zipfile.ZipInfo(name, date_time=(int(year), 1, 1, 0, 0, 0)), data,
+                       compress_type=zipfile.ZIP_DEFLATED)
+        return _Response(200, buf.getvalue(), "application/zip")
+
+    def archive_rows(self, account: AccountLike, year: int, quarter: int,
+                     types: set[str] | None = None) -> list[Mapping[str, Any]]:
+        """The trading-account bills of a quarter's export, in reverse ``billId`` order:
+        ``ts`` in ``[quarter start, next quarter start + archive_boundary_overlap_ms)``."""
+        start, end = quarter_bounds(year, quarter)
+        end += self.archive_boundary_overlap_ms
+        rows = [b for b in account.bills if start <= int(b["ts"]) < end
+                and (types is None or str(b.get("type")) in types)]
+        rows.sort(key=lambda b: int(b["billId"]), reverse=True)
+        return rows
+
     def _error(self, code: str, msg: str, status: int) -> _Response:
         with self._rl_lock:
             self.stats.codes[code] += 1
@@ -660,6 +841,8 @@ class Simulator:
         limits = RATE_LIMITS.get((method, path))
         if not limits:
             return
+        if not self.archive_daily_limit and path == "/api/v5/account/bills-history-archive":
+            limits = tuple(lim for lim in limits if lim[1] < 86_400)
         if account is not None:
             who: tuple[str, ...] = ("uid", account.uid)
         elif path == "/api/v5/public/instruments":
@@ -784,7 +967,7 @@ class Simulator:
         if inst_type is not None and inst_type not in INST_TYPES:
             raise _OkxError("51000", "instType")
         filters = tuple((f, params[f]) for f in filter_fields if f in params)
-        lo_ts = self.now_ms() - RETENTION_MS[path]
+        lo_ts = self.now_ms() - self.retention_ms(path)
         if begin is not None:
             lo_ts = max(lo_ts, begin)
         with self.lock:
@@ -1070,7 +1253,8 @@ def _h_bills(sim: Simulator, acc: AccountLike | None, p: dict[str, str], body: b
     return sim._page(acc, "bills", path, p, _BILL_FILTERS)
 
 
-def _quarter_params(p: Mapping[str, Any]) -> None:
+def _quarter_params(p: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(year, quarter, type filter) of a quarterly-export request (body or query)."""
     year, quarter = p.get("year"), p.get("quarter")
     if not year:
         raise _OkxError("50014", "year")
@@ -1080,26 +1264,227 @@ def _quarter_params(p: Mapping[str, Any]) -> None:
         raise _OkxError("51000", "year")
     if quarter not in ("Q1", "Q2", "Q3", "Q4"):
         raise _OkxError("51000", "quarter")
+    types = p.get("type") or ""
+    if not isinstance(types, str) or not all(t.strip().isdigit() for t in types.split(",") if t):
+        raise _OkxError("51000", "type")
+    return str(year), str(quarter), ",".join(sorted({t.strip() for t in types.split(",") if t}))
 
 
-def _h_archive_apply(sim: Simulator, acc: AccountLike | None, p: dict[str, str], body: bytes,
-                     path: str) -> bytes:
-    """POST ``bills-history-archive``: always "generation started" (``result: "false"``)."""
+def quarter_bounds(year: int, quarter: int) -> tuple[int, int]:
+    """``[start, next start)`` of a calendar quarter in UTC ms."""
+    start = calendar.timegm((year, 3 * quarter - 2, 1, 0, 0, 0, 0, 0, 0)) * 1000
+    ny, nq = (year + 1, 1) if quarter == 4 else (year, quarter + 1)
+    return start, calendar.timegm((ny, 3 * nq - 2, 1, 0, 0, 0, 0, 0, 0)) * 1000
+
+
+def _quarter_of(ms: int) -> tuple[int, int]:
+    t = time.gmtime(ms / 1000)
+    return t.tm_year, (t.tm_mon - 1) // 3 + 1
+
+
+@dataclass
+class _Archive:
+    """One generation of a quarter's export file (simulator-clock ms)."""
+
+    requested_ms: int
+    ready_ms: int
+    fails: bool
+
+    def state(self, now: int) -> str:
+        if now < self.ready_ms:
+            return "ongoing"
+        return "failed" if self.fails else "finished"
+
+
+def _archive_body(p: bytes) -> dict[str, Any]:
     try:
-        req = json.loads(body or b"{}")
+        req = json.loads(p or b"{}")
     except ValueError as e:
         raise _OkxError("51000", "body") from e
     if not isinstance(req, dict):
         raise _OkxError("51000", "body")
-    _quarter_params(req)
-    return _dumps([{"result": "false", "ts": str(sim.now_ms())}])
+    return req
+
+
+def _h_archive_apply(sim: Simulator, acc: AccountLike | None, p: dict[str, str], body: bytes,
+                     path: str) -> bytes:
+    """POST ``bills-history-archive``: start a generation (``"false"``) or ``"true"`` if the
+    file exists; 51606 current (or future) quarter, 51608 no data, 51607 busy."""
+    assert acc is not None
+    year, quarter, types = _quarter_params(_archive_body(body))
+    y, qn = int(year), int(quarter[1])
+    start, end = quarter_bounds(y, qn)
+    now = sim.now_ms()
+    if (y, qn) >= _quarter_of(now):
+        raise _OkxError("51606")
+    with sim.lock:
+        first = min((int(b["ts"]) for b in acc.bills), default=None)
+        if end <= DATA_SINCE_MS or first is None or end <= first:
+            raise _OkxError("51608")
+        key = (acc.uid, year, quarter, types)
+        entry = sim._archives.get(key)
+        busy = ([entry] if entry is not None else []) if sim.archive_busy_scope == "quarter" else [
+            e for k, e in sim._archives.items() if k[0] == acc.uid]
+        if any(e.state(now) == "ongoing" for e in busy):
+            raise _OkxError("51607")
+        if entry is not None and entry.state(now) == "finished":
+            return _dumps([{"result": "true", "ts": str(now)}])
+        fails = f"{year}{quarter}" in sim.archive_fail_quarters and key not in sim._archive_failed
+        if fails:
+            sim._archive_failed.add(key)
+        sim._archives[key] = _Archive(now, now + int(sim.archive_ready_after_s * 1000), fails)
+    return _dumps([{"result": "false", "ts": str(now)}])
 
 
 def _h_archive_get(sim: Simulator, acc: AccountLike | None, p: dict[str, str], body: bytes,
                    path: str) -> bytes:
-    """GET ``bills-history-archive``: the file is always still being generated."""
-    _quarter_params(p)
-    return _dumps([{"fileHref": "", "state": "ongoing", "ts": str(sim.now_ms())}])
+    """GET ``bills-history-archive``: the state of the quarter's file and, once finished,
+    a fresh download link (valid ``archive_link_ttl_ms``); 51604 before any apply."""
+    assert acc is not None
+    year, quarter, types = _quarter_params(p)
+    key = (acc.uid, year, quarter, types)
+    now = sim.now_ms()
+    with sim.lock:
+        entry = sim._archives.get(key)
+        if entry is None:
+            raise _OkxError("51604")
+        state = entry.state(now)
+        href = ""
+        if state == "finished":
+            token = secrets.token_urlsafe(18)
+            sim._archive_links[token] = (key, now + sim.archive_link_ttl_ms)
+            href = f"{sim.url}{ARCHIVE_FILE_PATH}{token}"
+        ts = entry.requested_ms if state == "ongoing" else entry.ready_ms
+    return _dumps([{"fileHref": href, "state": state, "ts": str(ts)}])
+
+
+def _statement_number(v: str, dp: int) -> str:
+    """A number as OKX's statements write it: zero ``0E-<dp>``, else ``dp`` fixed decimals
+    (more when the value has more, so the value never changes)."""
+    if v == "":
+        return v
+    with localcontext() as ctx:
+        ctx.prec = 80
+        d = Decimal(v)
+        if d == 0:
+            return f"0E-{dp}"
+        exp = d.normalize().as_tuple().exponent
+        places = max(dp, -exp if isinstance(exp, int) else 0)
+        return format(d.quantize(Decimal(1).scaleb(-places)), "f")
+
+
+def archive_csv(bills: Iterable[Mapping[str, Any]], numbers: str = "plain") -> bytes:
+    """The export's CSV of ``bills`` (already chosen and ordered): header + one row each."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(ARCHIVE_COLUMNS)
+    statement = numbers == "statement"
+    for b in bills:
+        row = []
+        for col in ARCHIVE_COLUMNS:
+            v = str(b.get(col, "") if b.get(col) is not None else "")
+            dp = ARCHIVE_STATEMENT_DP.get(col)
+            row.append(_statement_number(v, dp) if statement and dp is not None else v)
+        w.writerow(row)
+    return buf.getvalue().encode("utf-8")
+
+
+def _ts_page(rows: Sequence[Mapping[str, Any]], keys: Sequence[int], after: int | None,
+             before: int | None, limit: int, adjacent: bool) -> list[Mapping[str, Any]]:
+    """Newest-first page of ``rows`` (ascending by ``keys``) for ``after``/``before``
+    cursors; every row sharing the page's boundary key comes with it (so nothing is
+    skipped by a strict ``after``/``before`` on a key several rows share)."""
+    lo, hi = 0, len(rows)
+    if after is not None:
+        hi = bisect.bisect_left(keys, after)
+    if before is not None:
+        lo = max(lo, bisect.bisect_right(keys, before))
+    if hi <= lo:
+        return []
+    if before is not None and after is None and adjacent:
+        stop = min(hi, lo + limit)
+        while stop < hi and keys[stop] == keys[stop - 1]:
+            stop += 1
+        chosen = rows[lo:stop]
+    else:
+        start = max(lo, hi - limit)
+        while start > lo and keys[start - 1] == keys[start]:
+            start -= 1
+        chosen = rows[start:hi]
+    return list(reversed(chosen))
+
+
+def _records(acc: AccountLike | None, name: str) -> Sequence[Mapping[str, Any]]:
+    assert acc is not None
+    rows: Sequence[Mapping[str, Any]] = getattr(acc, name, None) or []
+    return rows
+
+
+def _h_asset_bills(sim: Simulator, acc: AccountLike | None, p: dict[str, str], body: bytes,
+                   path: str) -> bytes:
+    """``/asset/bills`` (past 30 days) and ``/asset/bills-history`` (since 2021-02-01):
+    the funding account's ledger, newest first; ``ccy``, ``type``, ``clientId`` filters;
+    ``after``/``before`` are ``ts`` cursors, or ``billId`` ones with ``pagingType=2``
+    (bills-history only); ``begin``/``end`` filter ``ts`` (inclusive)."""
+    limit = _limit(p)
+    after, before = _int_param(p, "after"), _int_param(p, "before")
+    begin, end = _int_param(p, "begin"), _int_param(p, "end")
+    by_id = False
+    if path.endswith("bills-history"):
+        paging = p.get("pagingType", "1")
+        if paging not in ("1", "2"):
+            raise _OkxError("51000", "pagingType")
+        by_id = paging == "2"
+        lo_ts = DATA_SINCE_MS
+    else:
+        lo_ts = sim.now_ms() - RETENTION_MS[path]
+    if begin is not None:
+        lo_ts = max(lo_ts, begin)
+    flt = [(f, p[f]) for f in ("ccy", "type", "clientId") if f in p]
+    with sim.lock:
+        rows = [r for r in _records(acc, "funding_bills")
+                if lo_ts <= int(r["ts"]) and (end is None or int(r["ts"]) <= end)
+                and all(r.get(f) == v for f, v in flt)]
+    field_ = "billId" if by_id else "ts"
+    rows.sort(key=lambda r: (int(r[field_]), int(r["billId"])))
+    keys = [int(r[field_]) for r in rows]
+    return _json_list(_ts_page(rows, keys, after, before, limit,
+                               sim.before_semantics == "adjacent"))
+
+
+def _h_deposits(sim: Simulator, acc: AccountLike | None, p: dict[str, str], body: bytes,
+                path: str) -> bytes:
+    """``/asset/deposit-history``: newest first by ``ts``; ``ccy``, ``depId``, ``fromWdId``,
+    ``txId``, ``state``, ``type`` (``3`` internal = has ``from``, ``4`` on-chain) filters."""
+    return _asset_history(sim, acc, p, "deposits", ("ccy", "depId", "fromWdId", "txId", "state"),
+                          lambda r: "3" if r.get("from") else "4", "depId")
+
+
+def _h_withdrawals(sim: Simulator, acc: AccountLike | None, p: dict[str, str], body: bytes,
+                   path: str) -> bytes:
+    """``/asset/withdrawal-history``: newest first by ``ts``; ``ccy``, ``wdId``,
+    ``clientId``, ``txId``, ``state``, ``type`` (``3`` internal = ``toAddrType`` other
+    than ``1``, ``4`` on-chain) filters."""
+    return _asset_history(sim, acc, p, "withdrawals", ("ccy", "wdId", "clientId", "txId", "state"),
+                          lambda r: "4" if r.get("toAddrType", "1") in ("1", "") else "3", "wdId")
+
+
+def _asset_history(sim: Simulator, acc: AccountLike | None, p: dict[str, str], name: str,
+                   fields: Sequence[str], kind: Callable[[Mapping[str, Any]], str],
+                   id_field: str) -> bytes:
+    limit = _limit(p)
+    after, before = _int_param(p, "after"), _int_param(p, "before")
+    type_ = p.get("type")
+    if type_ is not None and type_ not in ("3", "4"):
+        raise _OkxError("51000", "type")
+    flt = [(f, p[f]) for f in fields if f in p]
+    with sim.lock:
+        rows = [r for r in _records(acc, name) if all(str(r.get(f)) == v for f, v in flt)
+                and (type_ is None or kind(r) == type_)]
+    rows.sort(key=lambda r: (int(r["ts"]), int(r.get(id_field) or 0)))
+    keys = [int(r["ts"]) for r in rows]
+    return _json_list(_ts_page(rows, keys, after, before, limit,
+                               sim.before_semantics == "adjacent"))
 
 
 _H = Callable[[Simulator, "AccountLike | None", dict[str, str], bytes, str], bytes]
@@ -1120,6 +1505,10 @@ _ROUTES: dict[str, tuple[dict[str, _H], bool]] = {
     "/api/v5/account/bills-archive": ({"GET": _h_bills}, True),
     "/api/v5/account/bills-history-archive": (
         {"GET": _h_archive_get, "POST": _h_archive_apply}, True),
+    "/api/v5/asset/bills": ({"GET": _h_asset_bills}, True),
+    "/api/v5/asset/bills-history": ({"GET": _h_asset_bills}, True),
+    "/api/v5/asset/deposit-history": ({"GET": _h_deposits}, True),
+    "/api/v5/asset/withdrawal-history": ({"GET": _h_withdrawals}, True),
 }
 
 
@@ -1127,18 +1516,25 @@ _ROUTES: dict[str, tuple[dict[str, _H], bool]] = {
 
 
 def run_simulator(port: int = 0, seed: int = 7, scale: int = 2000, rate_limits: bool = True,
-                  history_file: str | Path | None = None, host: str = "127.0.0.1") -> None:
+                  history_file: str | Path | None = None, host: str = "127.0.0.1", *,
+                  fills_retention_days: int = 365, anchor_ms: int | None = None,
+                  days: int | None = None) -> None:
     """Serve a generated (or loaded) history in the foreground until Ctrl-C.
 
     Prints the URL and the demo credentials the server accepts (for ``okx-journal
-    simulate``).
+    simulate``). ``anchor_ms`` fixes the generated history's end (same seed and anchor,
+    same history); ``days`` its length (the generator's default when None).
     """
     from okx_journal.simulator import generator
 
+    gen_kw: dict[str, Any] = {"end_ms": anchor_ms}
+    if days is not None:
+        gen_kw["days"] = days
     history = (generator.load_history(Path(history_file)) if history_file
-               else generator.generate_history(seed=seed, scale=scale))
+               else generator.generate_history(seed=seed, scale=scale, **gen_kw))
     creds = generator.DEMO_CREDENTIALS
-    sim = Simulator(history, host=host, port=port, rate_limits=rate_limits)
+    sim = Simulator(history, host=host, port=port, rate_limits=rate_limits,
+                    fills_retention_days=fills_retention_days)
     sim.start()
     try:
         print(f"OKX simulator listening on {sim.url}", flush=True)  # noqa: T201
