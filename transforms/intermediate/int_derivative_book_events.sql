@@ -2,7 +2,7 @@
 -- a position without a fill (delivery, exercise, expiry, daily settlement, and a
 -- liquidation or ADL bill whose fill is not in the data)
 -- materialized: view
--- depends_on: journal_staging.stg_okx__fills, journal_staging.stg_okx__bills, journal_int.int_instrument_specs
+-- depends_on: journal_int.int_fills, journal_staging.stg_okx__bills, journal_int.int_instrument_specs
 -- A book is account_uid × inst_type × inst_id × pos_side (hedge mode: long and short
 -- books; net mode: one book). signed_qty is in contracts, + for buys, - for sells.
 -- event_gross: fill_pnl of the fill, or the bill's pnl for bill events. A liquidation or
@@ -15,7 +15,7 @@
 -- Quantities (contracts) and prices are DECIMAL(38,12).
 with fills as (
 
-    select * from journal_staging.stg_okx__fills
+    select * from journal_int.int_fills
     where inst_type in ('SWAP', 'FUTURES', 'OPTION')
 
 ),
