@@ -21,6 +21,7 @@ REF = "acct-fills"  # the reference: every trade as an OKX fill
 MIX = "acct-mixed"  # the same trades: oldest only as bills, one only as a fill, one in both
 BILLS = "acct-bills"  # derivative trips only in bills (export, no type)
 KEYS = "acct-keys"  # the seam keys one by one
+FLOWS = "acct-flows"  # deposits, withdrawals, transfers
 
 
 def spot_bills(
@@ -183,6 +184,41 @@ def populate(con: duckdb.DuckDBPyConnection) -> None:
     # same trade id on another order (another trade): kept, rebuilt from bills
     spot_bills(keys, "XRP-USDT", "buy", "2.5", "4", "10", 2, base_id="5621", fee="0",
                ord_id="o53", trade_id="t52")
+
+    # --- cash flows: each movement once ----------------------------------------------------
+    f = Raw(con, account=FLOWS)
+    # h-20 (2025-01-05) transfer in 200: trading bill (sub 11, 6 -> 18) + funding mirror 131
+    f.bill("1", "11", -20, ccy="USDT", bal_chg="200", sz="200", bill_id="6001",
+           **{"from": "6", "to": "18"})
+    f.funding_bill("131", -20, ccy="USDT", bal_chg="-200", bill_id="f1")
+    # h0 deposit 1000 (state 2): deposit history + funding bill type 1 (mirror)
+    f.deposit("d1", 0, ccy="USDT", amt="1000", state="2", tx_id="0xabc", chain="USDT-TRC20")
+    f.funding_bill("1", 0, ccy="USDT", bal_chg="1000", bill_id="f2")
+    # h1 deposit 500 credited but not final (state 1): not counted yet
+    f.deposit("d2", 1, ccy="USDT", amt="500", state="1")
+    f.funding_bill("1", 1, ccy="USDT", bal_chg="500", bill_id="f3")
+    # h2 transfer in 800
+    f.bill("1", "11", 2, ccy="USDT", bal_chg="800", sz="800", bill_id="6002",
+           **{"from": "6", "to": "18"})
+    f.funding_bill("131", 2, ccy="USDT", bal_chg="-800", bill_id="f4")
+    # h3/h4 a linear swap trip: gross 0.01*1*1000 = 10, fees -0.605, net 9.395
+    f.fill("SWAP", "BTC-USDT-SWAP", "buy", "60000", "1", 3, fee="-0.3", fee_ccy="USDT",
+           bill_id="6003")
+    f.fill("SWAP", "BTC-USDT-SWAP", "sell", "61000", "1", 4, fee="-0.305", fee_ccy="USDT",
+           fill_pnl="10", bill_id="6004")
+    # h30 (2025-01-07) transfer out 300, from the quarterly export (no type, no from/to)
+    f.bill(None, "12", 30, ccy="USDT", bal_chg="-300", sz="300", bill_id="6005")  # type: ignore[arg-type]
+    f.funding_bill("130", 30, ccy="USDT", bal_chg="300", bill_id="f5")
+    # h31 withdrawal 400 + fee 1 (state 2); funding bill type 2 -401 (mirror)
+    f.withdrawal("w1", 31, ccy="USDT", amt="400", fee="1", state="2", tx_id="0xdef")
+    f.funding_bill("2", 31, ccy="USDT", bal_chg="-401", bill_id="f6")
+    # h32 failed withdrawal (-1) and cancelled one (-2): debit and refund bills, nothing counts
+    f.withdrawal("w2", 32, ccy="USDT", amt="100", fee="1", state="-1")
+    f.withdrawal("w3", 32, ccy="USDT", amt="50", fee="1", state="-2")
+    f.funding_bill("2", 32, ccy="USDT", bal_chg="-101", bill_id="f7")
+    f.funding_bill("13", 32, ccy="USDT", bal_chg="101", bill_id="f8")
+    # h33 sub-account transfer out 50 (funding bill type 21)
+    f.funding_bill("21", 33, ccy="USDT", bal_chg="-50", bill_id="f9")
 
 
 @pytest.fixture(scope="module")
@@ -427,3 +463,73 @@ def test_every_reconciliation_row_of_the_bill_accounts_is_ok(
         "'ledger_balance_chain' and check_name <> 'ledger_balance_break'",
     )
     assert not bad, bad
+
+
+def test_cash_flows_each_movement_once_from_one_source(con: duckdb.DuckDBPyConnection) -> None:
+    flows = rows(
+        con,
+        "select flow_at, day, ccy, kind, amount, account, source_table, source_id, counterparty "
+        "from journal.cash_flows where account_uid = ? order by flow_at, kind",
+        [FLOWS],
+    )
+    got = [
+        (f["kind"], f["amount"], f["account"], f["source_table"], f["source_id"]) for f in flows
+    ]
+    assert got == [
+        ("transfer_in", Decimal("200"), "trading", "okx_raw.bills", "6001"),
+        ("deposit", Decimal("1000"), "funding", "okx_raw.deposits", "d1"),
+        ("transfer_in", Decimal("800"), "trading", "okx_raw.bills", "6002"),
+        ("transfer_out", Decimal("-300"), "trading", "okx_raw.bills", "6005"),
+        ("withdrawal", Decimal("-400"), "funding", "okx_raw.withdrawals", "w1"),
+        ("withdrawal_fee", Decimal("-1"), "funding", "okx_raw.withdrawals", "w1"),
+        ("subaccount_transfer_out", Decimal("-50"), "funding", "okx_raw.funding_bills", "f9"),
+    ]
+    assert flows[0]["counterparty"] == "funding" and flows[0]["flow_at"] == at(-20)
+    assert str(flows[0]["day"]) == "2025-01-05" and flows[0]["ccy"] == "USDT"
+    (types,) = con.execute(
+        "select list(distinct data_type order by data_type) from information_schema.columns "
+        "where table_schema = 'journal' and table_name = 'cash_flows' "
+        "and column_name in ('amount', 'flow_at')"
+    ).fetchone()  # type: ignore[misc]
+    assert types == ["DECIMAL(38,18)", "TIMESTAMP WITH TIME ZONE"]
+
+
+def test_cash_flows_are_not_pnl(con: duckdb.DuckDBPyConnection) -> None:
+    (per_type,) = rows(
+        con, "select * from journal.pnl_by_instrument_type where account_uid = ?", [FLOWS]
+    )
+    assert_money(per_type, gross_pnl="10", fees="-0.605", net_pnl="9.395")
+
+
+def test_equity_curve_carries_cash_flows_apart_from_pnl(con: duckdb.DuckDBPyConnection) -> None:
+    curve = rows(
+        con,
+        "select * from journal.equity_curve where account_uid = ? order by day",
+        [FLOWS],
+    )
+    got = [
+        (str(c["day"]), c["pnl_ccy"], c["net_pnl"], c["cumulative_net_pnl"], c["net_cash_flow"],
+         c["cumulative_cash_flow"])
+        for c in curve
+    ]
+    # the trading account's flows only: +200 (a day with only a flow), +800, -300
+    assert got == [
+        ("2025-01-05", "USDT", Decimal("0"), Decimal("0"), Decimal("200"), Decimal("200")),
+        ("2025-01-06", "USDT", Decimal("9.395"), Decimal("9.395"), Decimal("800"),
+         Decimal("1000")),
+        ("2025-01-07", "USDT", Decimal("0"), Decimal("9.395"), Decimal("-300"), Decimal("700")),
+    ]
+
+
+def test_new_relations_keep_money_decimal(con: duckdb.DuckDBPyConnection) -> None:
+    bad = rows(
+        con,
+        """
+        select table_schema, table_name, column_name, data_type from information_schema.columns
+        where table_name in ('int_fills_from_bills', 'int_fills', 'cash_flows', 'equity_curve',
+                             'stg_okx__bills', 'stg_okx__funding_bills', 'stg_okx__deposits',
+                             'stg_okx__withdrawals')
+          and (data_type like '%DOUBLE%' or data_type like '%FLOAT%' or data_type = 'REAL')
+        """,
+    )
+    assert bad == []
