@@ -12,6 +12,9 @@
 -- fill before it was in net mode, else to the long or short book its sub_type names
 -- (112/170/100/104/125 long; 113/171/101/105/126 short). Delivery, exercise and expiry
 -- close the whole position (signed_qty = -pos_before); settlement (355) moves none.
+-- Fills are journal_int.int_fills: OKX's fills and the trades rebuilt from trade bills
+-- where the fill is gone (type 2/14 only; a type 5/9 bill without a fill stays a bill
+-- event here, so a liquidation or ADL is counted once either way).
 -- Quantities (contracts) and prices are DECIMAL(38,12).
 with fills as (
 
