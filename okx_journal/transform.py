@@ -142,6 +142,36 @@ RAW_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         *_cols("uid main_uid acct_lv pos_mode perm ip label fee_type level", _S),
         *_DLT,
     ),
+    # funding-account ledger (asset/bills, asset/bills-history), key account_uid, bill_id
+    "funding_bills": (
+        ("account_uid", _S),
+        *_cols("bill_id ccy client_id", _S),
+        *_cols("bal_chg bal", _D),
+        *_cols("type notes", _S),
+        ("ts", _T),
+        *_DLT,
+    ),
+    # asset/deposit-history, key account_uid, dep_id
+    "deposits": (
+        ("account_uid", _S),
+        *_cols("ccy chain", _S),
+        ("amt", _D),
+        *_cols('"from" area_code_from "to" tx_id', _S),
+        ("ts", _T),
+        *_cols("state dep_id from_wd_id actual_dep_blk_confirm", _S),
+        *_DLT,
+    ),
+    # asset/withdrawal-history, key account_uid, wd_id
+    "withdrawals": (
+        ("account_uid", _S),
+        *_cols("ccy chain", _S),
+        ("amt", _D),
+        ("ts", _T),
+        *_cols('"from" "to" tx_id', _S),
+        ("fee", _D),
+        *_cols("fee_ccy state wd_id client_id note", _S),
+        *_DLT,
+    ),
 }
 
 

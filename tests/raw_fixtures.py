@@ -146,6 +146,48 @@ RAW_DDL: dict[str, list[tuple[str, str]]] = {
         ("funding_time", T),
         ("method", S),
     ],
+    "funding_bills": [
+        ("account_uid", S),
+        ("bill_id", S),
+        ("ccy", S),
+        ("client_id", S),
+        ("bal_chg", D),
+        ("bal", D),
+        ("type", S),
+        ("notes", S),
+        ("ts", T),
+    ],
+    "deposits": [
+        ("account_uid", S),
+        ("ccy", S),
+        ("chain", S),
+        ("amt", D),
+        ('"from"', S),
+        ("area_code_from", S),
+        ('"to"', S),
+        ("tx_id", S),
+        ("ts", T),
+        ("state", S),
+        ("dep_id", S),
+        ("from_wd_id", S),
+        ("actual_dep_blk_confirm", S),
+    ],
+    "withdrawals": [
+        ("account_uid", S),
+        ("ccy", S),
+        ("chain", S),
+        ("amt", D),
+        ("ts", T),
+        ('"from"', S),
+        ('"to"', S),
+        ("tx_id", S),
+        ("fee", D),
+        ("fee_ccy", S),
+        ("state", S),
+        ("wd_id", S),
+        ("client_id", S),
+        ("note", S),
+    ],
 }
 
 ACCOUNT = "acct-1"
@@ -296,5 +338,53 @@ class Raw:
                 "realized_rate": rate,
                 "funding_time": at(hours),
                 "method": "current_period",
+            },
+        )
+
+    def funding_bill(self, bill_type: str, hours: float, *, ccy: str, bal_chg: str, **kw: Any) -> str:
+        bid = kw.pop("bill_id", None) or self.next_id()
+        self._insert(
+            "funding_bills",
+            {
+                "account_uid": self.account,
+                "bill_id": bid,
+                "type": bill_type,
+                "ts": at(hours),
+                "ccy": ccy,
+                "bal_chg": bal_chg,
+                **kw,
+            },
+        )
+        return bid
+
+    def deposit(self, dep_id: str, hours: float, *, ccy: str, amt: str, state: str, **kw: Any) -> None:
+        self._insert(
+            "deposits",
+            {
+                "account_uid": self.account,
+                "dep_id": dep_id,
+                "ts": at(hours),
+                "ccy": ccy,
+                "amt": amt,
+                "state": state,
+                **kw,
+            },
+        )
+
+    def withdrawal(
+        self, wd_id: str, hours: float, *, ccy: str, amt: str, fee: str, state: str, **kw: Any
+    ) -> None:
+        self._insert(
+            "withdrawals",
+            {
+                "account_uid": self.account,
+                "wd_id": wd_id,
+                "ts": at(hours),
+                "ccy": ccy,
+                "amt": amt,
+                "fee": fee,
+                "fee_ccy": ccy,
+                "state": state,
+                **kw,
             },
         )

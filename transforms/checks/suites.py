@@ -163,14 +163,17 @@ RAW: list[Frame] = [
             """
             select account_uid, bill_id, type, sub_type, inst_type, inst_id, ccy, ts,
                    fee::double as fee,
-                   case when type = '8' and sub_type = '173' then pnl::double end
-                       as funding_paid,
-                   case when type = '8' and sub_type = '174' then pnl::double end
-                       as funding_received,
-                   case when type = '7'
+                   -- rows of the quarterly export have no type: their sub_type says it
+                   -- (173/174 only occur in type 8, 9/14 in 7, 100-107/110/111 in 5)
+                   case when sub_type = '173' then pnl::double end as funding_paid,
+                   case when sub_type = '174' then pnl::double end as funding_received,
+                   case when type = '7' or (type is null and sub_type in ('9', '14'))
                         then (bal_chg + coalesce(pos_bal_chg, 0))::double end
                        as interest_charged,
-                   case when type = '5' then fee::double end as liquidation_penalty
+                   case when type = '5' or (type is null and sub_type in (
+                            '100', '101', '102', '103', '104', '105', '106', '107',
+                            '110', '111'))
+                        then fee::double end as liquidation_penalty
             from okx_raw.bills
             """,
             "okx_raw.bills",
@@ -181,7 +184,8 @@ RAW: list[Frame] = [
             not_null("account_uid"),
             not_null("bill_id"),
             unique("account_uid", "bill_id", meaning="bill_id is unique per account"),
-            not_null("type"),
+            # type is NULL on rows of the quarterly export (its CSV has no type column)
+            not_null("sub_type"),
             not_null("ccy"),
             in_set("inst_type", INST_TYPES),
             at_most("funding_paid", 0, "funding expense (type 8/173) is negative or zero"),

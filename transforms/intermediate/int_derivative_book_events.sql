@@ -2,7 +2,7 @@
 -- a position without a fill (delivery, exercise, expiry, daily settlement, and a
 -- liquidation or ADL bill whose fill is not in the data)
 -- materialized: view
--- depends_on: journal_staging.stg_okx__fills, journal_staging.stg_okx__bills, journal_int.int_instrument_specs
+-- depends_on: journal_int.int_fills, journal_staging.stg_okx__bills, journal_int.int_instrument_specs
 -- A book is account_uid × inst_type × inst_id × pos_side (hedge mode: long and short
 -- books; net mode: one book). signed_qty is in contracts, + for buys, - for sells.
 -- event_gross: fill_pnl of the fill, or the bill's pnl for bill events. A liquidation or
@@ -12,10 +12,13 @@
 -- fill before it was in net mode, else to the long or short book its sub_type names
 -- (112/170/100/104/125 long; 113/171/101/105/126 short). Delivery, exercise and expiry
 -- close the whole position (signed_qty = -pos_before); settlement (355) moves none.
+-- Fills are journal_int.int_fills: OKX's fills and the trades rebuilt from trade bills
+-- where the fill is gone (type 2/14 only; a type 5/9 bill without a fill stays a bill
+-- event here, so a liquidation or ADL is counted once either way).
 -- Quantities (contracts) and prices are DECIMAL(38,12).
 with fills as (
 
-    select * from journal_staging.stg_okx__fills
+    select * from journal_int.int_fills
     where inst_type in ('SWAP', 'FUTURES', 'OPTION')
 
 ),

@@ -1,6 +1,6 @@
 -- grain: one row per SPOT or MARGIN fill, with its FIFO book's position before and after
 -- materialized: view
--- depends_on: journal_staging.stg_okx__fills, journal_int.int_instrument_specs
+-- depends_on: journal_int.int_fills, journal_int.int_instrument_specs
 -- A book is account_uid × inst_type × inst_id (SPOT and MARGIN books of one pair are
 -- separate). signed_qty is the base quantity that moved: +sz on a buy, -sz on a sell,
 -- plus the fee when it is charged in the base currency (negative, so a buy adds sz less
@@ -15,7 +15,7 @@
 -- the window partitions cheap; journal.reconciliation checks it has no collision.
 with fills as (
 
-    select * from journal_staging.stg_okx__fills
+    select * from journal_int.int_fills
     where inst_type in ('SPOT', 'MARGIN')
 
 ),

@@ -1,8 +1,9 @@
--- grain: one row per fill (account_uid, bill_id)
+-- grain: one row per fill (account_uid, bill_id), including trades rebuilt from trade bills where OKX no longer lists the fill
 -- materialized: table
--- depends_on: journal_staging.stg_okx__fills, journal_int.int_book_events, journal_int.int_leg_pnl
--- description: One row per OKX fill (account_uid, bill_id), as OKX reported it, plus its realised P&L in the P&L currency (FIFO for SPOT/MARGIN, OKX fill_pnl for derivatives) and the round trip it belongs to.
--- column bill_id: OKX bill id of the fill (unique per account)
+-- depends_on: journal_int.int_fills, journal_int.int_book_events, journal_int.int_leg_pnl
+-- description: One row per OKX fill (account_uid, bill_id), as OKX reported it (source 'fills'), or rebuilt from the trade's bills where the fill is older than OKX's fills history (source 'bills'; a SPOT/MARGIN trade's bill_id is its base-currency leg), plus its realised P&L in the P&L currency (FIFO for SPOT/MARGIN, OKX fill_pnl for derivatives) and the round trip it belongs to.
+-- column bill_id: OKX bill id of the fill (unique per account); for a SPOT/MARGIN trade rebuilt from bills: the base-currency leg's bill
+-- column source: fills (okx_raw.fills) or bills (rebuilt from trade bills: no fill in the data for that trade)
 -- column fill_px: fill price as OKX sent it (inverse contracts: USD; options: in coin)
 -- column fill_sz: fill size: base currency for SPOT/MARGIN, contracts for derivatives
 -- column fee: fee as OKX sent it, in fee_ccy; negative = charged, positive = rebate
@@ -19,7 +20,7 @@
 -- column next_round_trip_id: for a fill that flips the position: the round trip its remainder opens
 with fills as (
 
-    select * from journal_staging.stg_okx__fills
+    select * from journal_int.int_fills
 
 ),
 
@@ -58,6 +59,7 @@ final as (
         fills.ord_id,
         fills.sub_type,
         fills.exec_type,
+        fills.source,
         fills.sub_type in ('100', '101', '102', '103', '104', '105', '106', '107')
             or starts_with(coalesce(fills.trade_id, ''), '-')     as is_liquidation,
         events.pnl_ccy,

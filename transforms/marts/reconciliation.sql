@@ -1,6 +1,6 @@
 -- grain: one row per check × subject
 -- materialized: table
--- depends_on: journal.round_trips, journal_int.int_leg_pnl, journal_int.int_book_events, journal_int.int_instrument_specs, journal_staging.stg_okx__bills, journal_staging.stg_okx__fills, journal_staging.stg_okx__positions_history
+-- depends_on: journal.round_trips, journal_int.int_leg_pnl, journal_int.int_book_events, journal_int.int_instrument_specs, journal_staging.stg_okx__bills, journal_staging.stg_okx__fills, journal_staging.stg_okx__positions_history, journal_int.int_fills
 -- description: Cross-checks of the journal against OKX's own numbers, one row per check and subject: what was compared, the expected and the actual value, actual - expected, the tolerance and whether it is within it. Failing rows (ok = false) need a look before the P&L is trusted.
 -- column check_name: raw_rows_unique, book_key_unique, gross_pnl_recomputed, ledger_balance_chain, ledger_balance_break, positions_history_formula, round_trip_vs_positions_history, round_trip_funding_vs_positions_history, uncovered_spot_sells, instrument_spec_missing, instrument_spec_inferred, fee_currency_unvalued
 -- column subject: what the row is about (round trip id, currency, bill ids, instrument)
@@ -38,6 +38,13 @@ bills as (
 fills as (
 
     select * from journal_staging.stg_okx__fills
+
+),
+
+-- OKX's fills and the trades rebuilt from the ledger where the fills are gone
+journal_fills as (
+
+    select * from journal_int.int_fills
 
 ),
 
@@ -329,7 +336,7 @@ spec_rows as (
                          || ', ' || any_value(specs.contract_kind) || ')'
                     when any_value(specs.has_spec) then ''
                     else ' parsed from inst_id, contract size unknown' end as details
-    from fills
+    from journal_fills as fills
     left join specs
         on specs.inst_type = fills.inst_type and specs.inst_id = fills.inst_id
     group by fills.account_uid, fills.inst_type, fills.inst_id
