@@ -341,9 +341,9 @@ def test_exact_decimals_empty_strings_and_unknown_fields(tmp_path: Path, history
 def test_expired_instrument_is_kept(
     tmp_path: Path, sim: Simulator, history: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import sources.okx.source as source_module
+    import sources.okx.resources.instruments as instruments_module
 
-    monkeypatch.setattr(source_module, "INSTRUMENT_REFRESH_MS", 0)  # re-merge every run
+    monkeypatch.setattr(instruments_module, "INSTRUMENT_REFRESH_MS", 0)  # re-merge every run
     acc = history.accounts[0]
     db = tmp_path / "j.duckdb"
     sync(db, sim, acc)
