@@ -4,11 +4,12 @@ Writes a zipped CSV of N bills in OKX's documented export columns (a realistic m
 trade, funding and transfer bills, amounts with 8 to 18 decimals, a share of zeros in
 ``0E-8`` form), then, in a fresh child process, streams it through
 ``sources.okx.archive.archive_batches`` into ``okx_raw.bills`` of a new DuckDB file with
-dlt, the way a sync imports a quarter (merge on ``account_uid, bill_id``, the bills
-table's typed column hints). Prints rows/s of the import (file read + parse + dlt
-extract, normalize and load) and the child's peak resident memory (VmHWM).
+``import_export_file``, the way a sync imports a quarter (Arrow batches inserted into
+DuckDB in one transaction, bills already loaded kept). Prints rows/s of the import (file
+read, parse, insert, commit) and the child's peak resident memory (VmHWM).
 
-Usage: python bench/bench_archive.py [N] (default 1,000,000). Results: bench/RESULTS.md.
+Usage: python bench/bench_archive.py [N] [--dlt] (default 1,000,000 bills; --dlt also
+times the same batches through dlt's merge). Results: bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -84,6 +85,28 @@ def write_export(path: Path, n: int, seed: int = 7) -> None:
 
 
 def _import(path: str, db: str, workdir: str, out: mp.Queue) -> None:  # type: ignore[type-arg]
+    """The import as a sync runs it: ``import_export_file`` into a new DuckDB file."""
+    import duckdb
+
+    from sources.okx.ledger_export import QuarterState, import_export_file
+
+    con = duckdb.connect(db, config=dict(os.environ.get("BENCH_DUCKDB") and
+                                          [kv.split("=") for kv in os.environ["BENCH_DUCKDB"].split(",")] or []))
+    t = time.perf_counter()
+    added = import_export_file(con, "123456789", QuarterState(2024, 4), Path(path))
+    wall = time.perf_counter() - t
+    (rows,) = con.execute("select count(*) from okx_raw.bills").fetchone() or (0,)
+    con.close()
+    assert rows == added
+    hwm = 0
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            hwm = int(line.split()[1]) // 1024
+    out.put((wall, rows, hwm))
+
+
+def _import_dlt(path: str, db: str, workdir: str, out: mp.Queue) -> None:  # type: ignore[type-arg]
+    """For comparison: the same batches through dlt's merge (not what a sync does)."""
     os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"
     import dlt
 
@@ -113,7 +136,8 @@ def _import(path: str, db: str, workdir: str, out: mp.Queue) -> None:  # type: i
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    n = int(args[0]) if args else 1_000_000
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bills-2024Q4.zip"
         t = time.perf_counter()
@@ -121,13 +145,17 @@ def main() -> None:
         print(f"export file: {n:,} bills, {path.stat().st_size / 2**20:.1f} MB zipped "
               f"(written in {time.perf_counter() - t:.1f} s)")
         ctx = mp.get_context("spawn")
-        q: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
-        p = ctx.Process(target=_import, args=(str(path), str(Path(tmp) / "b.duckdb"), tmp, q))
-        p.start()
-        wall, rows, hwm = q.get()
-        p.join()
-        print(f"import: {rows:,} rows in {wall:.2f} s = {rows / wall:,.0f} rows/s; "
-              f"peak memory (VmHWM) {hwm} MB")
+        targets = [("import (as a sync does it)", _import)]
+        if "--dlt" in sys.argv:
+            targets.append(("dlt merge, for comparison", _import_dlt))
+        for i, (label, target) in enumerate(targets):
+            q: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
+            p = ctx.Process(target=target, args=(str(path), str(Path(tmp) / f"b{i}.duckdb"), tmp, q))
+            p.start()
+            wall, rows, hwm = q.get()
+            p.join()
+            print(f"{label}: {rows:,} rows in {wall:.2f} s = {rows / wall:,.0f} rows/s; "
+                  f"peak memory (VmHWM) {hwm} MB")
 
 
 if __name__ == "__main__":

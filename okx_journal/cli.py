@@ -14,6 +14,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -94,6 +95,20 @@ def cli(ctx: click.Context, db: str | None) -> None:
     default=None,
     help="Data checks after the load (default from dlt.toml okx_journal.checks; fail exits 5).",
 )
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Oldest day (UTC) the quarterly ledger export is asked for (default: the "
+    "account's first activity, all that OKX has since 2021-02-01).",
+)
+@click.option(
+    "--ledger-export/--no-ledger-export",
+    default=True,
+    show_default=True,
+    help="Import OKX's quarterly ledger export for the quarters older than the REST "
+    "pages' 3 months.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing on success (errors still go to stderr).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout (for orchestrators).")
 @click.pass_context
@@ -108,12 +123,15 @@ def sync(
     quiet: bool,
     as_json: bool,
     checks: str | None,
+    since: datetime | None,
+    ledger_export: bool,
 ) -> None:
     """Load what is new from OKX, then rebuild the journal.
 
-    Incremental: the first run takes everything OKX still keeps (3 months of fills and
-    ledger), later runs only what is new. Safe to schedule every few minutes: a second
-    sync of the same database exits 6 at once. Logs go to stderr.
+    Incremental: the first run takes everything OKX still keeps (the ledger back to the
+    account's first quarter through OKX's quarterly export, fills as far back as OKX
+    serves them), later runs only what is new. Safe to schedule every few minutes: a
+    second sync of the same database exits 6 at once. Logs go to stderr.
     """
     from okx_journal.config import check_mode, connection_settings, resolve_credentials
     from okx_journal.sync import SyncOptions, run_sync
@@ -129,6 +147,8 @@ def sync(
         allow_write_permissions=allow_write_permissions,
         quiet=quiet or as_json,
         checks=check_mode(checks),
+        ledger_export=ledger_export,
+        since=since.replace(tzinfo=UTC) if since is not None else None,
     )
     summary = run_sync(opts, log=None if (quiet or as_json) else _stderr)
     if as_json:
@@ -167,6 +187,7 @@ def doctor(
         allow_write_permissions=allow_write_permissions,
         clock_sync=not no_clock_sync,
         emit=lambda check: click.echo(check.line()),
+        db_path=resolve_db(ctx, db),
     )
     if report.error is not None:
         raise report.error
@@ -230,8 +251,15 @@ def simulate(
 @_db_option
 @click.option("--scale", type=int, default=2000, show_default=True, help="Number of fills in the generated history.")
 @click.option("--report", "report_path", default="demo-report.html", show_default=True, help="Where to write the HTML report.")
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=730,
+    show_default=True,
+    help="Length of the generated history (older than 3 months: OKX's quarterly export).",
+)
 @click.pass_context
-def demo(ctx: click.Context, db: str | None, scale: int, report_path: str) -> None:
+def demo(ctx: click.Context, db: str | None, scale: int, report_path: str, days: int) -> None:
     """Sync a generated account from the built-in simulator into demo.duckdb, end to end."""
     from okx_journal.demo import run_demo
 
@@ -239,6 +267,7 @@ def demo(ctx: click.Context, db: str | None, scale: int, report_path: str) -> No
         db_path=Path(db or (ctx.obj or {}).get("db") or "demo.duckdb"),
         report_path=Path(report_path),
         scale=scale,
+        days=days,
         echo=click.echo,
     )
 

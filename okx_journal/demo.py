@@ -1,7 +1,7 @@
 """``okx-journal demo``: the whole path on a simulated account, in one command.
 
-Starts the built-in OKX simulator on a free loopback port with a generated account
-history covering all five instrument types, checks the demo key with ``doctor``, syncs
+Starts the built-in OKX simulator on a free loopback port with a generated two-year
+account history covering all five instrument types, checks the demo key with ``doctor``, syncs
 into ``demo.duckdb``, builds the journal and prints P&L per instrument type.
 """
 
@@ -29,18 +29,22 @@ def run_demo(
     report_path: Path,
     scale: int = 2000,
     seed: int = 7,
+    days: int = 730,
     echo: Callable[[str], None],
 ) -> None:
     """Run the demo end to end; raises the library's errors like any command."""
     from okx_journal.sync import SyncOptions, run_sync
 
-    echo(f"Generating a simulated OKX account ({scale} fills, seed {seed}) ...")
-    history = generate_history(seed=seed, scale=scale)
+    echo(f"Generating a simulated OKX account ({scale} fills over {days} days, seed {seed}) ...")
+    history = generate_history(seed=seed, scale=scale, days=days)
     account = history.accounts[0]
     credentials = OkxCredentials(account.api_key, account.secret, account.passphrase)
     assert credentials.api_key == DEMO_CREDENTIALS.api_key
     with Simulator(history, rate_limits=True) as sim:
         echo(f"OKX simulator listening on {sim.url} (rate limits on, as on OKX)")
+        if days > 90:
+            echo("OKX's REST pages keep 3 months of ledger; the older quarters come from its "
+                 "quarterly export, which OKX lets a key request once per 10 s.")
         settings = ConnectionSettings(sim.url, False, 10.0, 6)
         echo("")
         echo(f"$ okx-journal doctor --base-url {sim.url}")

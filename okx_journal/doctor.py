@@ -3,7 +3,8 @@
 Checks, in order, each depending on the ones before: the host answers
 (``GET /api/v5/public/time``), the clock offset to OKX, the credentials are accepted
 (``GET /api/v5/account/config``), the key's permissions (``perm``), its IP binding
-(``ip``), the account mode (``acctLv``), and live or demo trading.
+(``ip``), the account mode (``acctLv``), live or demo trading, and how far back the
+account's history reaches in the database (``--db``), or will reach after a first sync.
 """
 
 from __future__ import annotations
@@ -11,12 +12,62 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from okx_journal.config import ConnectionSettings
 from okx_journal.permissions import enforce_read_only
 from sources.okx.client import OkxClient
 from sources.okx.credentials import OkxCredentials
 from sources.okx.errors import OkxJournalError, PermissionRefused
+
+FIRST_SYNC_REACH = (
+    "a first sync reads the ledger back to the account's first quarter (OKX's quarterly "
+    "export, 2021-02-01 on; the REST pages keep 3 months) and fills as far back as OKX "
+    "serves them (3 or 12 months)"
+)
+
+
+def history_reach(db_path: Path | None, uid: str) -> str:
+    """How far back this account's records reach in the database (one line)."""
+    if db_path is None or not Path(db_path).exists():
+        return f"not synced yet{f' into {db_path}' if db_path else ''}: {FIRST_SYNC_REACH}"
+    import duckdb
+
+    try:
+        con = duckdb.connect(str(db_path), read_only=True)
+    except duckdb.Error:
+        return f"{db_path} cannot be read now (a sync may be writing it): run doctor again later"
+    try:
+        tables = {str(r[0]) for r in con.execute(
+            "select table_name from duckdb_tables() where schema_name = 'okx_raw'").fetchall()}
+        account = "'" + uid.replace("'", "''") + "'"
+        oldest: dict[str, str] = {}
+        for table, what in (("bills", "ledger"), ("funding_bills", "funding account"),
+                            ("fills", "fills")):
+            if table in tables:
+                row = con.execute(f"select strftime(min(ts), '%Y-%m-%d') from okx_raw.{table} "
+                                  f"where account_uid = {account}").fetchone()
+                if row and row[0]:
+                    oldest[what] = str(row[0])
+        quarters: dict[str, int] = {}
+        if "ledger_export_quarters" in tables:
+            for state, n in con.execute(
+                "select case when state in ('imported', 'no_data', 'failed') then state "
+                "else 'pending' end, count(*) from okx_raw.ledger_export_quarters "
+                f"where account_uid = {account} group by 1"
+            ).fetchall():
+                quarters[str(state)] = int(n)
+    finally:
+        con.close()
+    if not oldest:
+        return f"nothing of this account in {db_path} yet: {FIRST_SYNC_REACH}"
+    text = f"in {db_path}: " + ", ".join(f"{k} from {v}" for k, v in oldest.items())
+    if quarters:
+        text += "; quarterly ledger export: " + ", ".join(
+            f"{quarters[k]} {k.replace('_', ' ')}" for k in ("imported", "pending", "failed", "no_data")
+            if quarters.get(k))
+    return text
+
 
 ACCOUNT_MODES = {
     "1": "Spot mode",
@@ -58,6 +109,7 @@ CHECK_NAMES = (
     "IP binding",
     "account mode",
     "live or demo",
+    "history reach",
 )
 
 
@@ -69,6 +121,7 @@ def run_doctor(
     clock_sync: bool = True,
     emit: Callable[[Check], None] | None = None,
     client: OkxClient | None = None,
+    db_path: Path | None = None,
 ) -> DoctorReport:
     """Run every check and report each through ``emit`` as soon as it is known.
 
@@ -80,6 +133,8 @@ def run_doctor(
             reproduce OKX's 50102 "timestamp expired" answer).
         emit: called with each check as it completes.
         client: an existing client (tests); otherwise one is built from ``settings``.
+        db_path: the database ``sync`` loads into: the history line says how far back
+            this account's records reach there.
     """
     report = DoctorReport()
 
@@ -177,6 +232,7 @@ def run_doctor(
             add("live or demo", "ok", "demo trading (x-simulated-trading: 1): the key is a demo key")
         else:
             add("live or demo", "ok", "live trading: the key is a live key")
+        add("history reach", "ok", history_reach(db_path, str(uid)))
         return report
     finally:
         if own_client:

@@ -92,6 +92,12 @@ class SyncOptions:
         transforms: Rebuild the journal after loading.
         checks: Data checks after the journal build: ``off``, ``warn`` (report
             failures, succeed) or ``fail`` (raise ``DataCheckFailed``, exit 5).
+        ledger_export: Import the quarterly ledger export (``bills-history-archive``)
+            for every finished quarter older than the REST pages' 3 months.
+        since: The oldest day the ledger export is asked for (UTC); None: from the
+            account's first activity (all that OKX has).
+        export_wait_s: How long a sync waits, once everything else is loaded, for
+            quarter files OKX is still preparing (the next sync picks them up).
     """
 
     db_path: Path
@@ -105,6 +111,9 @@ class SyncOptions:
     quiet: bool = False
     transforms: bool = True
     checks: str = "off"
+    ledger_export: bool = True
+    since: datetime | None = None
+    export_wait_s: float = 10.0
 
 
 @dataclass
@@ -130,6 +139,10 @@ class SyncSummary:
         packages: Load packages this sync loaded (a backfill comes in several).
         journal_built: The journal transforms ran.
         checks_ok: The data checks passed (None: not run).
+        ledger_export: Quarters of the ledger export by state (``imported``,
+            ``pending``, ``failed``, ``no_data``), e.g. ``{"imported": ["2025Q3"]}``;
+            ``imported_now`` lists the quarters imported by this run.
+        ledger_export_rows: Bills the ledger export added in this run.
     """
 
     db_path: Path
@@ -148,6 +161,8 @@ class SyncSummary:
     packages: int = 0
     journal_built: bool = False
     checks_ok: bool | None = None
+    ledger_export: dict[str, list[str]] = field(default_factory=dict)
+    ledger_export_rows: int = 0
 
     def to_text(self) -> str:
         """One paragraph for the terminal."""
@@ -180,6 +195,7 @@ class SyncSummary:
             text += " First completed the load of an interrupted sync."
         if self.packages > 1:
             text += f" Backfilled in {self.packages} parts, oldest first, each saved as it loaded."
+        text += _export_text(self.ledger_export, self.ledger_export_rows)
         text += " Journal rebuilt." if self.journal_built else ""
         if self.checks_ok is not None:
             text += " Data checks passed." if self.checks_ok else " Data checks FAILED: run `okx-journal check`."
@@ -208,7 +224,30 @@ class SyncSummary:
             "load_packages": self.packages,
             "journal_built": self.journal_built,
             "checks_ok": self.checks_ok,
+            "ledger_export": {k: list(v) for k, v in self.ledger_export.items()},
+            "ledger_export_rows": self.ledger_export_rows,
         }
+
+
+def _export_text(states: Mapping[str, list[str]], rows: int) -> str:
+    """The summary's sentence on the quarterly ledger export."""
+    if not states:
+        return ""
+    parts = []
+    now = states.get("imported_now") or []
+    if now:
+        parts.append(f"{len(now)} imported now ({', '.join(now)}: {rows:,} ledger entries)")
+    before = [q for q in states.get("imported", []) if q not in now]
+    if before:
+        parts.append(f"{len(before)} imported before")
+    if states.get("pending"):
+        parts.append(f"{', '.join(states['pending'])} pending: OKX is preparing the file or it "
+                     "was not requested yet; the next sync picks it up")
+    if states.get("failed"):
+        parts.append(f"{', '.join(states['failed'])} failed at OKX: requested again by the next sync")
+    if states.get("no_data"):
+        parts.append(f"{len(states['no_data'])} without data")
+    return " Quarterly ledger export: " + "; ".join(parts) + "."
 
 
 def _day(value: datetime) -> str:
@@ -247,6 +286,8 @@ class _Progress:
         self._shown = False
         #: the oldest record time (epoch ms) read so far, per resource
         self.reached: Callable[[], Mapping[str, int]] | None = None
+        #: the quarterly ledger export's part of the line
+        self.extra: Callable[[], str] | None = None
 
     def on_rows(self, resource: str, n: int) -> None:
         with self._lock:
@@ -272,6 +313,9 @@ class _Progress:
                     part += f" (back to {_ms_to_dt(reached[name]):%Y-%m-%d})"
                 parts.append(part)
             waits = f"rate-limit waits {self.waits} ({self.wait_seconds:.1f} s)"
+        extra = self.extra() if self.extra is not None else ""
+        if extra:
+            parts.append(extra)
         return f"syncing: {'  '.join(parts) or 'starting'}  |  {waits}"
 
     def _loop(self) -> None:
@@ -540,6 +584,13 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
             before, _ = _read_db(db_path, uid, spans=False)
             observer = SourceObserver(on_rows=progress.on_rows)
             progress.reached = observer.reached
+            pipeline_over = threading.Event()
+            exporter = (
+                _start_ledger_export(opts, client, uid, db_path, observer, pipeline_over, out)
+                if opts.ledger_export else None
+            )
+            if exporter is not None:
+                progress.extra = exporter.progress
             progress.start()
             try:
                 # a backfill comes in several packages (each loaded, with its cursors,
@@ -574,13 +625,26 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
                             f"{observer.rows.get('bills', 0):,} ledger entries so far)"
                         )
             except Exception as exc:
+                pipeline_over.set()
+                if exporter is not None:
+                    exporter.abandon()
                 okx_error = _okx_error_in(exc)
                 if okx_error is not None:
                     raise okx_error from None
                 raise
             finally:
-                progress.stop()
+                pipeline_over.set()
+            if exporter is not None:
+                # the REST walks are loaded: wait (at most export_wait_s) for quarter files
+                # OKX is still preparing, then import what was downloaded
+                exporter.finish()
+                with _duckdb(db_path, read_only=False) as con:
+                    imported = exporter.import_downloaded(con)
+                summary.ledger_export = exporter.by_state()
+                summary.ledger_export["imported_now"] = [q.label for q in imported]
+                summary.ledger_export_rows = sum(q.rows for q in imported)
         finally:
+            progress.stop()
             client.close()
 
         after, summary.span = _read_db(db_path, uid, spans=True)
@@ -615,6 +679,85 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
         summary.checks_ok = None if report is None else report.ok
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _first_activity_in_db(db_path: Path, uid: str) -> dict[str, int]:
+    """The oldest record time (epoch ms) per ledger table of the account in the database."""
+    if not db_path.exists():
+        return {}
+    oldest: dict[str, int] = {}
+    with _duckdb(db_path) as con:
+        tables = _existing_tables(con)
+        for name in ("funding_bills", "bills", "fills", "deposits"):
+            if name not in tables:
+                continue
+            row = con.execute(
+                f'SELECT epoch_ms(min(ts)) FROM {RAW_DATASET}."{name}" '
+                f"WHERE account_uid = {_sql_text(uid)}"
+            ).fetchone()
+            if row and row[0] is not None:
+                oldest[name] = int(row[0])
+    return oldest
+
+
+def _start_ledger_export(
+    opts: SyncOptions,
+    client: Any,
+    uid: str,
+    db_path: Path,
+    observer: Any,
+    pipeline_over: threading.Event,
+    out: Callable[[str], None] | None,
+) -> Any:
+    """Starts the quarterly ledger export's requests beside the REST walks."""
+    from sources.okx.ledger_export import REST_WINDOW_MS, LedgerExport, read_quarter_states
+
+    states = {}
+    if db_path.exists():
+        with _duckdb(db_path) as con:
+            states = read_quarter_states(con, uid)
+    known = _first_activity_in_db(db_path, uid)
+    now_ms = int(time.time() * 1000) + int(getattr(client, "clock_offset_ms", 0) or 0)
+
+    def first_activity() -> int | None:
+        """Where the account's history begins, or None when unknown.
+
+        Its funding-account ledger holds every deposit and transfer since 2021-02-01: its
+        oldest entry (this run's walk, or the database) is where the trading began. Without
+        it (a key that may not read the funding account), the oldest ledger entry or fill
+        counts when it lies well inside the REST pages' 3 months (the whole account is
+        there); otherwise the start is unknown.
+        """
+        while not observer.wait_done("funding_bills", 0.25):
+            if pipeline_over.is_set():
+                break
+        reached = observer.reached()
+        funding: list[int] = [int(v) for v in (reached.get("funding_bills"),
+                                                known.get("funding_bills")) if v is not None]
+        trading: list[int] = [int(v) for k, v in reached.items() if k in ("bills", "fills")]
+        trading += [v for k, v in known.items() if k in ("bills", "fills", "deposits")]
+        if funding:
+            return min(funding + trading)
+        rest_from = now_ms - REST_WINDOW_MS
+        oldest = min(trading) if trading else None
+        if oldest is not None and oldest > rest_from + 2 * 86_400_000:
+            return oldest  # the whole account lies inside the REST pages' window
+        return None  # unknown: quarters are asked newest first until two have no data
+
+    since_ms = int(opts.since.timestamp() * 1000) if opts.since is not None else None
+    exporter = LedgerExport(
+        client,
+        uid,
+        now_ms=now_ms,
+        states=states,
+        first_activity=first_activity,
+        since_ms=since_ms,
+        workdir=pipelines_dir_for(db_path) / "ledger-export",
+        wait_s=opts.export_wait_s,
+        log=out,
+    )
+    exporter.start()
+    return exporter
 
 
 def _build_journal(db_path: Path, out: Callable[[str], None] | None) -> bool:

@@ -286,7 +286,9 @@ class OkxClient:
         """
         return self._call("GET", path, params=params)
 
-    def apply_bills_history_archive(self, year: int, quarter: int | str) -> list[dict[str, Any]]:
+    def apply_bills_history_archive(
+        self, year: int, quarter: int | str, *, retry_rate_limited: bool = True
+    ) -> list[dict[str, Any]]:
         """Asks OKX to prepare the quarterly ledger export (the only POST okx-journal sends).
 
         ``POST /api/v5/account/bills-history-archive`` with ``{"year":"2024","quarter":"Q1"}``
@@ -298,6 +300,9 @@ class OkxClient:
         Args:
             year: Four-digit year, 2021 or later.
             quarter: 1-4 or "Q1"-"Q4".
+            retry_rate_limited: False: a 50011 / HTTP 429 answer raises
+                ``OkxRateLimitError`` at once (OKX's older docs allow 12 applies a day:
+                waiting for the next one makes no sense within a sync).
         """
         q = str(quarter).upper().removeprefix("Q")
         if q not in ("1", "2", "3", "4"):
@@ -305,7 +310,7 @@ class OkxClient:
         if not 2021 <= int(year) <= 9999:
             raise ConfigError(f"OKX keeps ledger exports from 2021 on; year {year!r} is not available.")
         body = json.dumps({"year": str(int(year)), "quarter": f"Q{q}"}, separators=(",", ":"))
-        return self._call("POST", ARCHIVE_PATH, body=body)
+        return self._call("POST", ARCHIVE_PATH, body=body, retry_rate_limited=retry_rate_limited)
 
     def sync_clock(self) -> int:
         """Measures OKX's clock against ours via ``GET /api/v5/public/time``.
@@ -351,6 +356,7 @@ class OkxClient:
         path: str,
         params: Mapping[str, object] | None = None,
         body: str = "",
+        retry_rate_limited: bool = True,
     ) -> list[dict[str, Any]]:
         if method != "GET" and not (method == "POST" and path in _ALLOWED_POSTS):
             raise OkxRequestError(f"okx-journal only reads from OKX: refused to send {method} {path}.")
@@ -397,7 +403,7 @@ class OkxClient:
                 if rate_limited:
                     with self._stats_lock:
                         self.stats.rate_limited_answers += 1
-                if not error.retryable:
+                if not error.retryable or (rate_limited and not retry_rate_limited):
                     raise
                 if attempt >= self.max_retries:
                     raise _gave_up(error, attempt + 1) from None

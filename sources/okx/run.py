@@ -186,6 +186,7 @@ class SourceObserver:
     backfill_through: dict[str, int] = field(default_factory=dict)
     on_rows: Callable[[str, int], None] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _done: dict[str, threading.Event] = field(default_factory=dict, repr=False)
 
     def add_rows(self, resource: str, n: int, oldest: int | None, newest: int | None) -> None:
         with self._lock:
@@ -206,6 +207,18 @@ class SourceObserver:
         """A copy of ``reached_ms`` (safe while the resources still run)."""
         with self._lock:
             return dict(self.reached_ms)
+
+    def _event(self, resource: str) -> threading.Event:
+        with self._lock:
+            return self._done.setdefault(resource, threading.Event())
+
+    def mark_done(self, resource: str) -> None:
+        """``resource`` has ended this run (however it ended)."""
+        self._event(resource).set()
+
+    def wait_done(self, resource: str, timeout: float | None = None) -> bool:
+        """Waits until ``resource`` has ended this run; False on timeout."""
+        return self._event(resource).wait(timeout)
 
     def add_span(self, resource: str, oldest: int | None, newest: int | None) -> None:
         """Widens the time span (epoch ms) of the rows fetched for ``resource``."""

@@ -258,6 +258,8 @@ def okx_source(
             finally:
                 if resource.finished is not None:
                     resource.finished(run)
+                if run.final or run.failed.is_set() or resource.every_package:
+                    obs.mark_done(resource.name)  # the sync's ledger export waits on this
 
         return resource.to_dlt(items)
 
