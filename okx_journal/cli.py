@@ -86,7 +86,7 @@ def cli(ctx: click.Context, db: str | None) -> None:
     "--full-refresh",
     is_flag=True,
     help="Ignore the stored cursors and re-read everything OKX still has (nothing already "
-    "loaded is deleted: OKX keeps only 3 months, the warehouse keeps it all).",
+    "loaded is deleted: OKX keeps 3 months of ledger, the warehouse keeps it all).",
 )
 @click.option(
     "--checks",
@@ -111,8 +111,8 @@ def sync(
 ) -> None:
     """Load what is new from OKX, then rebuild the journal.
 
-    Incremental: the first run takes everything OKX still keeps (3 months of fills and
-    ledger), later runs only what is new. Safe to schedule every few minutes: a second
+    Incremental: the first run takes everything OKX still keeps (3 months of ledger, fills
+    as far back as OKX returns them), later runs only what is new. Safe to schedule every few minutes: a second
     sync of the same database exits 6 at once. Logs go to stderr.
     """
     from okx_journal.config import check_mode, connection_settings, resolve_credentials
