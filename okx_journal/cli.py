@@ -87,7 +87,7 @@ def cli(ctx: click.Context, db: str | None) -> None:
     "--full-refresh",
     is_flag=True,
     help="Ignore the stored cursors and re-read everything OKX still has (nothing already "
-    "loaded is deleted: OKX keeps only 3 months, the warehouse keeps it all).",
+    "loaded is deleted: OKX keeps 3 months of ledger, the warehouse keeps it all).",
 )
 @click.option(
     "--checks",

@@ -452,7 +452,7 @@ def test_retention_falls_back_to_newest_ts_without_dlt_loads(
         f"update okx_raw.fills set ts = '{old}'; update okx_raw.bills set ts = '{old}'"
     )
     report = run_checks(db, suites=["coverage"])
-    assert [f.frame for f in report.failures] == ["sync recency (OKX keeps 3 months)"]
+    assert [f.frame for f in report.failures] == ["sync recency (OKX keeps the ledger 3 months)"]
     assert "(newest fill or bill)" in report.failures[0].example
 
 

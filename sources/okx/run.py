@@ -52,7 +52,8 @@ HOUR_MS = 60 * MINUTE_MS
 DAY_MS = 24 * HOUR_MS
 
 #: A first backfill (or one after a long pause) is loaded in several packages, oldest
-#: first, each covering a time window of the 3-month endpoints: the load step merges a
+#: first, each covering a time window of the last 3 months (fills older than that, if
+#: OKX returns any, first, walked down to OKX's end in packages of this size): the load step merges a
 #: package's tables in one statement, so its memory follows the package's size. The
 #: ledger rows a window aims at: the first window is sized from the density of the newest
 #: ledger entries, each next one from the density of the last window.

@@ -2,7 +2,7 @@
 
 | resource | endpoints (history window) | cursor | key | write disposition |
 |---|---|---|---|---|
-| ``fills`` | ``trade/fills`` (3 days) + ``trade/fills-history`` per instType (3 months) | ``billId`` | ``account_uid, bill_id`` | merge |
+| ``fills`` | ``trade/fills`` (3 days) + ``trade/fills-history`` per instType (until OKX returns nothing older) | ``billId`` | ``account_uid, bill_id`` | merge |
 | ``bills`` | ``account/bills`` (7 days) + ``account/bills-archive`` (3 months) | ``billId`` | ``account_uid, bill_id`` | merge |
 | ``positions_history`` | ``account/positions-history`` (3 months) | ``uTime`` | ``account_uid, pos_id, c_time`` (newest ``u_time`` wins) | merge |
 | ``positions`` | ``account/positions`` (snapshot) | none | ``account_uid, snapshot_at, pos_id`` | merge (an append that a resumed load cannot double) |
@@ -15,7 +15,8 @@
 Incremental state lives in dlt's source state, committed with the load package (so a
 run killed before its load completes leaves the previous cursors in force)::
 
-    accounts.<uid>.fills.*           {hwm, hwm_ts, synced_at, history_scopes, backfill}
+    accounts.<uid>.fills.*           {hwm, hwm_ts, synced_at, history_scopes, backfill,
+                                      returned_oldest_ts, returned_window_ms}
     accounts.<uid>.fills.<instType>  {hwm, hwm_ts}        newest fill of that type
     accounts.<uid>.bills.*           {hwm, hwm_ts, synced_at, history_scopes, backfill}
     accounts.<uid>.positions_history.*  {hwm, synced_at}  (hwm = newest uTime)

@@ -1,18 +1,25 @@
 """The newest-first ledger walks that ``fills`` and ``bills`` share, and their planning.
 
-A ledger resource is served by a short "recent" endpoint and a 3-month one (``_Ledger``).
-Each run walks the recent endpoint from the newest record down to the checkpoint and,
-when the checkpoint is older than that window (or on the first run), walks the 3-month
-endpoint in parallel time slices for everything up to a boundary inside the recent
-window; a gap the recent endpoint turns out not to cover is walked afterwards. A backfill
-larger than a package is planned here as time windows of the 3-month endpoint, oldest
-first (``_ledger_plan``, ``_probe_first_window``, ``_next_window``). The module docstring
-of ``sources.okx.source`` describes the state these walks keep.
+A ledger resource is served by a short "recent" endpoint and a long "history" one
+(``_Ledger``): ``bills-archive`` keeps 3 months as documented, ``fills-history`` has no
+window the walks rely on (OKX's docs say 3 months or 1 year): it is walked back until
+OKX returns nothing older. Each run walks the recent endpoint from the newest record
+down to the checkpoint and, when the checkpoint is older than that window (or on the
+first run), walks the history endpoint in parallel time slices for everything up to a
+boundary inside the recent window; the oldest slice has no lower bound and a first walk
+ends on OKX's empty page; a gap the recent endpoint turns out not to cover is walked
+afterwards. A backfill larger than a package is planned here as time windows of the
+last 3 months, oldest first (``_ledger_plan``, ``_probe_first_window``, ``_next_window``);
+an open-ended history with more than a page per instType below those 3 months is first
+walked down to its end in packages of about ``package_rows`` rows ("deep" packages,
+``_probe_deep``). The module docstring of ``sources.okx.source`` describes the state
+these walks keep.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +44,9 @@ from sources.okx.run import (
 )
 from sources.okx.schema import TableSpec
 
-#: OKX's retention of the long endpoints (fills-history, bills-archive, positions-history).
+#: 3 months: OKX's documented retention of bills-archive and positions-history, the least
+#: any reading of OKX's docs gives fills-history, and the span the backfill's time windows
+#: are planned in (older fills, if OKX returns any, come first, in "deep" packages).
 HISTORY_WINDOW_MS = 90 * DAY_MS
 #: Re-read below each checkpoint; the merge deduplicates.
 OVERLAP_MS = 10 * MINUTE_MS
@@ -49,17 +58,18 @@ UNLIMITED_SLICES = 4
 
 @dataclass(frozen=True)
 class _Ledger:
-    """A ledger resource served by a short "recent" endpoint and a 3-month one.
+    """A ledger resource served by a short "recent" endpoint and a long "history" one.
 
     Attributes:
         resource: The resource's name (and its key in the source state).
         table: Its raw table.
         recent_path: The endpoint of the last days (read unfiltered).
         recent_window_ms: How far back ``recent_path`` reaches.
-        history_path: The 3-month endpoint.
+        history_path: The long endpoint.
         history_scopes: One walk of ``history_path`` per instType; ``(None,)`` for one
             unfiltered walk.
-        history_window_ms: How far back ``history_path`` reaches.
+        history_window_ms: How far back ``history_path`` reaches, when OKX documents it;
+            None: open-ended, walked back until OKX returns nothing older.
     """
 
     resource: str
@@ -68,7 +78,12 @@ class _Ledger:
     recent_window_ms: int
     history_path: str
     history_scopes: tuple[str | None, ...]
-    history_window_ms: int = HISTORY_WINDOW_MS
+    history_window_ms: int | None = HISTORY_WINDOW_MS
+
+    @property
+    def planning_window_ms(self) -> int:
+        """The span the backfill's time windows are planned in (3 months if open-ended)."""
+        return self.history_window_ms or HISTORY_WINDOW_MS
 
 
 @dataclass(frozen=True)
@@ -83,12 +98,17 @@ class _Plan:
         window_ms: The window's length (for sizing the next one).
         begin: Lower bound (ms) of a backfill window after the first; None lets the
             oldest walk reach down to the checkpoint (or whatever OKX still keeps).
+        deep: A "deep" package of an open-ended history: scope ("*" for None) → the
+            cursor its walk below ``window_end`` goes on from (None: from the top), for
+            the scopes that have not reached OKX's end yet; each walks about
+            ``package_rows / len(deep)`` rows.
     """
 
     window_end: int
     final: bool
     window_ms: int = 0
     begin: int | None = None
+    deep: Mapping[str, int | None] | None = None
 
 
 def _ledger_plan(run: _Run, ledger: _Ledger, top: Mapping[str, Any],
@@ -101,17 +121,32 @@ def _ledger_plan(run: _Run, ledger: _Ledger, top: Mapping[str, Any],
     window (first sync, or a sync after a pause longer than the recent window). A full
     refresh is always one package. ``first_window`` sizes a new backfill's first window
     (None: everything fits one package).
+
+    An open-ended history (``history_window_ms`` None) walked from scratch is probed
+    below the last 3 months first (``_probe_deep``, one request per scope): when a scope
+    has a full page there, the backfill starts with deep packages that walk every scope
+    down to OKX's end (``backfill = {deep: {end, after, oldest_ts}, window_ms}``), then
+    goes on with the windows from ``end`` (``through = end``).
     """
     boundary = run.now_ms - ledger.recent_window_ms + BOUNDARY_MARGIN_MS
-    oldest = run.now_ms - ledger.history_window_ms
+    oldest = run.now_ms - ledger.planning_window_ms
+    open_ended = ledger.history_window_ms is None
     if run.full_refresh or run.package_rows <= 0:
         return _Plan(boundary, True)
     backfill = top.get("backfill") or {}
     through = _int(backfill.get("through"))
     window = _int(backfill.get("window_ms")) or 0
+    deep = backfill.get("deep")
     begin: int | None = None
+    if isinstance(deep, Mapping) and _int(deep.get("end")) is not None:
+        after = deep.get("after") or {}
+        return _Plan(
+            int(deep["end"]), False, window or ledger.planning_window_ms, None,
+            deep={str(k): _int(v) for k, v in after.items()},
+        )
     if through is not None:
-        begin = max(oldest, through - OVERLAP_MS)
+        # an open-ended history has no floor: the deep packages loaded what lies below
+        begin = through - OVERLAP_MS if open_ended else max(oldest, through - OVERLAP_MS)
         start = begin
     else:
         cp = _checkpoint(top)
@@ -119,11 +154,19 @@ def _ledger_plan(run: _Run, ledger: _Ledger, top: Mapping[str, Any],
             return _Plan(boundary, True)  # incremental: the recent endpoint suffices
         walked = set(top.get("history_scopes", ()))
         start = oldest
+        from_scratch = True
         if cp is not None and cp.ts is not None and all(
             (scope or "*") in walked for scope in ledger.history_scopes
         ):
-            start = max(oldest, cp.ts - OVERLAP_MS)
+            # the oldest walk stops at the checkpoint, however old it is
+            start = cp.ts - OVERLAP_MS if open_ended else max(oldest, cp.ts - OVERLAP_MS)
+            from_scratch = False
         window = first_window() or 0
+        if open_ended and from_scratch and _probe_deep(run, ledger, oldest):
+            return _Plan(
+                oldest, False, window or ledger.planning_window_ms, None,
+                deep={(scope or "*"): None for scope in ledger.history_scopes},
+            )
         if not window:
             return _Plan(boundary, True)
     if start + window >= boundary:
@@ -143,6 +186,20 @@ def _probe_first_window(run: _Run, ledger: _Ledger) -> int | None:
         return None
     span = max(times) - min(times)
     return int(max(HOUR_MS, min(span * run.package_rows // len(times), HISTORY_WINDOW_MS)))
+
+
+def _probe_deep(run: _Run, ledger: _Ledger, end: int) -> bool:
+    """Whether any scope of ``ledger``'s history endpoint has a full page below ``end``
+    (one request per scope: an empty page for an account whose records all fit in the
+    last 3 months). Fewer rows than a page in every scope are read by the usual oldest
+    walk of the first package; more start the backfill with deep packages."""
+    for scope in ledger.history_scopes:
+        page = run.client.get(
+            ledger.history_path, {**_scope_params(scope), "end": str(end), "limit": "100"}
+        )
+        if len(page) >= 100:
+            return True
+    return False
 
 
 def _next_window(window_ms: int, rows: int, target: int, data_span_ms: int) -> int:
@@ -186,6 +243,28 @@ def _walk(
     return run
 
 
+def _budgeted_walk(
+    fetch: Callable[[Mapping[str, str]], Page],
+    params: Mapping[str, str],
+    start_after: int | None,
+    budget: int,
+    report: WalkReport,
+) -> Callable[[threading.Event], Iterator[Page]]:
+    """A billId walk down to OKX's end that stops after the page that reaches ``budget``
+    rows (its report's ``oldest`` cursor is where the next package goes on)."""
+
+    def run(stop: threading.Event) -> Iterator[Page]:
+        rows = 0
+        for page in walk_back(fetch, params=params, start_after=start_after, report=report,
+                              stop=stop):
+            yield page
+            rows += len(page)
+            if rows >= budget:
+                return
+
+    return run
+
+
 def _time_slices(lowest: int, end: int, n: int) -> list[tuple[int | None, int]]:
     """``n`` (begin, end) ms windows covering everything up to ``end``, oldest first.
 
@@ -208,8 +287,14 @@ def _ledger_pages(
     ledger: _Ledger,
     state: Mapping[str, Any],
     on_idle: Callable[[], None] | None = None,
+    ends: dict[str, WalkReport] | None = None,
 ) -> Iterator[Page]:
-    """Every page a ledger resource needs this run (recent and long endpoints)."""
+    """Every page a ledger resource needs this run (recent and long endpoints).
+
+    ``ends`` receives, per scope ("*" for None), the report of the history walk that has
+    no lower bound (the oldest slice, or a deep walk): the one that may reach OKX's end.
+    """
+    ends = ends if ends is not None else {}
     top = state.get("*", {})
     cp = None if run.full_refresh else _checkpoint(top)
     walked_scopes = set(top.get("history_scopes", ())) if not run.full_refresh else set()
@@ -228,15 +313,29 @@ def _ledger_pages(
     run.observer.add_walk(recent)
     fetch_recent = run.fetcher(ledger.recent_path)
     fetch_history = run.fetcher(ledger.history_path)
+    if plan.deep is not None:
+        # a deep package: every scope not at OKX's end yet walks on below ``window_end``
+        budget = max(100, run.package_rows // max(1, len(plan.deep)))
+        deep_walks = []
+        for key, after in plan.deep.items():
+            scope = None if key == "*" else key
+            rep = WalkReport(name=f"{ledger.history_path} {scope or ''} ..{plan.window_end} deep")
+            run.observer.add_walk(rep)
+            ends[key] = rep
+            params = {**_scope_params(scope), "end": str(plan.window_end)}
+            deep_walks.append(_budgeted_walk(fetch_history, params, after, budget, rep))
+        yield from parallel_pages(deep_walks, on_idle=on_idle)
+        return
     # a backfill window before the last walks the 3-month endpoint only
     walks = [_walk(fetch_recent, {}, cp, OVERLAP_MS, None, recent)] if plan.final else []
     history: dict[str | None, list[WalkReport]] = {}
     if need_history:
         for scope in ledger.history_scopes:
             c = scope_cp(scope)
-            lowest = run.now_ms - ledger.history_window_ms
-            if plan.begin is not None:
-                lowest, c = max(lowest, plan.begin), None  # bounded by ``begin`` instead
+            lowest = run.now_ms - ledger.planning_window_ms
+            if plan.begin is not None:  # bounded by ``begin`` instead
+                lowest = plan.begin if ledger.history_window_ms is None else max(lowest, plan.begin)
+                c = None
             elif c is not None and c.ts is not None:
                 lowest = max(lowest, c.ts - OVERLAP_MS)
             for i, (begin, end) in enumerate(_time_slices(lowest, upper, run.slices)):
@@ -250,6 +349,8 @@ def _ledger_pages(
                 )
                 run.observer.add_walk(rep)
                 history.setdefault(scope, []).append(rep)
+                if begin is None:
+                    ends[scope or "*"] = rep
                 # only the oldest slice reaches down to the checkpoint
                 walks.append(
                     _walk(fetch_history, params, c if i == 0 else None, OVERLAP_MS, None, rep)
@@ -287,6 +388,7 @@ def _ledger_resource(run: _Run, ledger: _Ledger) -> Iterator[Any]:
     state: dict[str, Any] = acct.setdefault(ledger.resource, {})
     top = state.get("*", {})
     _retention_warning(run, ledger.resource, top, ledger.history_window_ms)
+    ends: dict[str, WalkReport] = {}
     batcher = _Batcher(run, ledger.resource, ledger.table, {"account_uid": run.uid})
     prev_cp = _checkpoint(top)
     skip_below = None if run.full_refresh or prev_cp is None else prev_cp.cursor
@@ -295,7 +397,8 @@ def _ledger_resource(run: _Run, ledger: _Ledger) -> Iterator[Any]:
     funding: dict[str, int] = {}
     walked_rows = 0
     oldest_ts: int | None = None
-    for page in _ledger_pages(run, ledger, state, run.beat if ledger.resource == "fills" else None):
+    for page in _ledger_pages(run, ledger, state, run.beat if ledger.resource == "fills" else None,
+                              ends):
         walked_rows += len(page)
         for row in page:
             bill_id = _int(row.get("billId"))
@@ -341,15 +444,36 @@ def _ledger_resource(run: _Run, ledger: _Ledger) -> Iterator[Any]:
     }
     if overall is not None:
         new_top.update(hwm=str(overall[0]), hwm_ts=overall[1])
+    for key in RETURNED_KEYS:  # what OKX returned at the end of an earlier walk
+        if key in top:
+            new_top[key] = top[key]
     plan = run.plans.get(ledger.resource)
-    if plan is not None and not plan.final:
-        new_top["backfill"] = {
+    # An open-ended history names what OKX returned once its walks reached OKX's end:
+    # the oldest record read by the whole (first) walk, over every package of a backfill.
+    open_ended = ledger.history_window_ms is None
+    before = top.get("backfill") or {}
+    seen = _min_ts(before.get("oldest_ts"), (before.get("deep") or {}).get("oldest_ts"),
+                   oldest_ts)
+    at_end = bool(before.get("at_end")) or (
+        bool(ends) and all(rep.exhausted for rep in ends.values())
+        and (plan is None or plan.deep is None)
+    )
+    if plan is not None and plan.deep is not None:
+        new_top["backfill"] = backfill = _after_deep(plan, ends, seen)
+        at_end = "through" in backfill
+    elif plan is not None and not plan.final:
+        new_top["backfill"] = backfill = {
             "through": plan.window_end,
             "window_ms": _next_window(
                 plan.window_ms, walked_rows, run.package_rows,
                 plan.window_end - (oldest_ts if oldest_ts is not None else plan.window_end),
             ),
         }
+        if open_ended:
+            backfill.update(at_end=at_end, oldest_ts=seen)
+    elif open_ended and at_end:
+        # every walk down to OKX's end ended on an empty page: that is what OKX keeps
+        _returned(run, ledger, new_top, seen)
     if ledger.resource == "fills":
         for scope, (bill_id, ts) in newest.items():
             old = _checkpoint(state.get(scope))
@@ -358,19 +482,89 @@ def _ledger_resource(run: _Run, ledger: _Ledger) -> Iterator[Any]:
     state["*"] = new_top
 
 
-def _retention_warning(run: _Run, resource: str, top: Mapping[str, Any], window_ms: int) -> None:
-    """Warns when the last sync of ``resource`` is older than OKX's ``window_ms``.
+#: State keys (``<resource>.*``) of an open-ended history: the oldest record time OKX
+#: returned when a walk last reached its end, and the longest window (ms) OKX has shown.
+RETURNED_KEYS = ("returned_oldest_ts", "returned_window_ms")
 
-    The records between that sync and the oldest OKX still serves cannot be read any more.
+
+def _min_ts(*values: Any) -> int | None:
+    return min((t for t in (_int(v) for v in values) if t is not None), default=None)
+
+
+def _after_deep(plan: _Plan, ends: Mapping[str, WalkReport], oldest: int | None) -> dict[str, Any]:
+    """The backfill state after a deep package: the scopes still short of OKX's end and
+    where they go on, or, once every scope is there, the windows from ``end`` on."""
+    pending: dict[str, str | None] = {}
+    for key, after in (plan.deep or {}).items():
+        rep = ends.get(key)
+        if rep is None or not rep.exhausted:
+            cursor = rep.oldest[0] if rep is not None and rep.oldest is not None else after
+            pending[key] = None if cursor is None else str(cursor)
+    if pending:
+        return {
+            "deep": {"end": plan.window_end, "after": pending, "oldest_ts": oldest},
+            "window_ms": plan.window_ms,
+        }
+    return {"through": plan.window_end, "window_ms": plan.window_ms, "at_end": True,
+            "oldest_ts": oldest}
+
+
+def _returned(run: _Run, ledger: _Ledger, new_top: dict[str, Any], oldest: int | None) -> None:
+    """Records (and tells) how far back OKX returned an open-ended history, once its
+    walks reached OKX's end."""
+    if oldest is None:
+        return
+    window = max(run.now_ms - oldest, _int(new_top.get("returned_window_ms")) or 0)
+    new_top.update(returned_oldest_ts=oldest, returned_window_ms=window)
+    run.observer.warn(
+        f"{ledger.resource}: OKX returned {ledger.resource} back to "
+        f"{_fmt_date(oldest)} ({_about(run.now_ms - oldest)}; "
+        f"{ledger.history_path.removeprefix('/api/v5/')} was walked until it returned "
+        "nothing older); older trades can only come from the ledger."
+    )
+
+
+def _fmt_date(ms: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(ms / 1000))
+
+
+def _about(ms: int) -> str:
+    """``about 12 months`` / ``about 5 days``."""
+    days = ms / DAY_MS
+    if days < 60:
+        return f"about {max(1, round(days))} days"
+    return f"about {round(days / 30.44)} months"
+
+
+def _retention_warning(run: _Run, resource: str, top: Mapping[str, Any],
+                       window_ms: int | None) -> None:
+    """Warns when the last sync of ``resource`` is older than OKX's window.
+
+    ``window_ms`` is the documented window; None (an open-ended history) takes the
+    longest window OKX has shown for this account (``returned_window_ms``), at least
+    ``HISTORY_WINDOW_MS``. The records between that sync and the oldest OKX still serves
+    cannot be read any more.
     """
     synced = _int(top.get("synced_at"))
-    if synced is None or run.now_ms - synced <= window_ms:
+    shown = _int(top.get("returned_window_ms")) or 0
+    window = window_ms if window_ms is not None else max(HISTORY_WINDOW_MS, shown)
+    if synced is None or run.now_ms - synced <= window:
         return
+    if window_ms is not None:
+        kept = f"longer ago than OKX keeps {resource} ({window // DAY_MS} days)"
+    elif shown >= HISTORY_WINDOW_MS:
+        returned = _int(top.get("returned_oldest_ts"))
+        kept = (f"longer ago than OKX has returned {resource} for this account "
+                f"({shown // DAY_MS} days" + (f", back to {_fmt_date(returned)})" if returned
+                                             else ")"))
+    else:
+        kept = (f"longer ago than OKX surely keeps {resource} ({window // DAY_MS} days; "
+                "its docs say 3 months or 1 year)")
     run.observer.warn(
         f"{resource}: the last successful sync of this account was on {_fmt_day(synced)}, "
-        f"longer ago than OKX keeps {resource} ({window_ms // DAY_MS} days): records from "
-        f"{_fmt_day(synced)} to {_fmt_day(run.now_ms - window_ms)} are no longer available "
-        "from OKX and are missing for good (sync at least monthly to avoid this)."
+        f"{kept}: records from {_fmt_day(synced)} to {_fmt_day(run.now_ms - window)} are "
+        "no longer available from OKX and are missing for good (sync at least monthly to "
+        "avoid this)."
     )
 
 

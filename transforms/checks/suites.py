@@ -30,13 +30,16 @@ Choices (documented here because they change what "ok" means):
   ledger order (numeric ``bill_id``, as OKX numbers its bills), every bill's ``bal - bal_chg`` must
   equal the previous bill's ``bal``. A bill missing between two loaded ones breaks the
   chain. (``journal.reconciliation`` is checked row by row in the journal suite too.)
-- **Retention**: OKX keeps 3 months of fills (``/trade/fills-history``) and of the
-  ledger (``/account/bills-archive``). Sync times come from dlt's own record of
+- **Retention**: OKX keeps 3 months of the ledger (``/account/bills-archive``, as
+  documented); fills (``/trade/fills-history``) as far back as OKX returns them (3 months
+  or 1 year: the sync names what it got), never less than the ledger, so the ledger's
+  3 months are the window that binds. Sync times come from dlt's own record of
   completed loads, ``okx_raw._dlt_loads.inserted_at`` (status 0): no two consecutive
   syncs, and not the last sync and now, may be more than ``RETENTION_DAYS`` apart,
   or OKX has already deleted data the database never received. Without
   ``_dlt_loads`` (a database not written by dlt), the newest ``ts`` in fills and bills
   stands in for the last sync, which is stricter: an account idle for 3 months fails.
+  (``RETENTION_DAYS`` is the ledger's documented window, not a fills window.)
   No completed sync at all fails too.
 """
 
@@ -47,6 +50,7 @@ from datetime import timedelta
 from okx_journal.checks import Expect, Frame, Now, Query
 
 CLOCK_MARGIN = timedelta(minutes=5)
+#: bills-archive's documented 3 months: the shortest window of the ledgers the journal needs
 RETENTION_DAYS = 90
 
 INST_TYPES: list[object] = ["SPOT", "MARGIN", "SWAP", "FUTURES", "OPTION"]
@@ -470,7 +474,7 @@ COVERAGE: list[Frame] = [
         ),
     ),
     Frame(
-        name="sync recency (OKX keeps 3 months)",
+        name="sync recency (OKX keeps the ledger 3 months)",
         queries=(
             Query(
                 requires=("okx_raw._dlt_loads",),
@@ -520,7 +524,7 @@ COVERAGE: list[Frame] = [
                 "days_apart",
                 RETENTION_DAYS,
                 f"syncs at most {RETENTION_DAYS} days apart, last one within {RETENTION_DAYS} days "
-                "(OKX deletes fills and bills older than 3 months)",
+                "(OKX serves the ledger for 3 months, fills for 3 months or 1 year)",
             ),
         ),
     ),

@@ -1,7 +1,7 @@
 -- grain: one row per trade rebuilt from trade bills (account_uid, bill_id) that has no fill in okx_raw.fills
 -- materialized: table
 -- depends_on: journal_staging.stg_okx__bills, journal_staging.stg_okx__fills, journal_int.int_instrument_specs
--- OKX keeps fills for 3 months (fills-history) but the ledger back to 2021 (quarterly
+-- OKX keeps fills for 3 months or 1 year (fills-history) but the ledger back to 2021 (quarterly
 -- export): older trades exist only as trade bills (type 2, and 14 block trades, whose
 -- fills OKX lists too; bill_type is inferred from sub_type for export rows). Each trade
 -- is rebuilt as the fill OKX would have listed, with the columns of stg_okx__fills:

@@ -1,8 +1,10 @@
 """``fills``: every trade of the account, from the two fills endpoints.
 
-``trade/fills`` serves the last 3 days, ``trade/fills-history`` the last
-3 months per instType; both page newest first on ``billId`` (the walks are in
-``sources/okx/walks.py``). Besides its rows, the resource records the OPTION families it
+``trade/fills`` serves the last 3 days, ``trade/fills-history`` (per instType) as far
+back as OKX keeps fills: its docs say 3 months in older copies and 1 year since 2025, so
+no window is assumed: it is walked back until OKX returns nothing older (in deep
+packages of a backfill when there is more than a page per instType below 3 months).
+Both page newest first on ``billId`` (the walks are in ``sources/okx/walks.py``). Besides its rows, the resource records the OPTION families it
 saw (``instruments`` lists their options) and keeps one checkpoint per instType.
 """
 
@@ -26,6 +28,7 @@ FILLS_LEDGER = _Ledger(
     recent_window_ms=3 * DAY_MS,
     history_path="/api/v5/trade/fills-history",
     history_scopes=INST_TYPES,
+    history_window_ms=None,  # open-ended: until OKX returns an empty page
 )
 
 
@@ -40,7 +43,7 @@ FILLS_LEDGER = _Ledger(
     finished=lambda run: run.fills_done.set(),
 )
 def fills(run: _Run) -> Iterator[pa.Table]:
-    """``trade/fills`` (3 days) and ``trade/fills-history`` per instType (3 months).
+    """``trade/fills`` (3 days) and ``trade/fills-history`` per instType (until empty).
 
     Read in every package of a backfill. When it ends, however it ends, ``instruments``
     stops waiting for the OPTION families of its fills.
