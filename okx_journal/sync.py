@@ -58,6 +58,9 @@ SUMMARY_TABLES = (
     "instruments",
     "funding_rates",
     "account_config",
+    "funding_bills",
+    "deposits",
+    "withdrawals",
 )
 #: raw tables of public data, shared by the accounts of a database
 _PUBLIC_TABLES = ("instruments", "funding_rates")
@@ -173,6 +176,8 @@ class SyncSummary:
             f"{n.get('positions_history', 0):,} new position-history records",
             f"{n.get('instruments', 0):,} new instruments",
             f"{n.get('funding_rates', 0):,} new funding rates",
+            f"{n.get('funding_bills', 0):,} new funding-account entries",
+            f"{n.get('deposits', 0):,} new deposits and {n.get('withdrawals', 0):,} withdrawals",
         ]
         text = (
             f"Synced OKX account {self.account_uid} into {self.db_path} in {self.seconds:.1f} s: "

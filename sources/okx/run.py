@@ -271,6 +271,9 @@ class _Run:
     #: SWAP instId → newest funding bill (ms) seen by this run's bills resource
     funding_bills: dict[str, int] = field(default_factory=dict)
     bills_done: threading.Event = field(default_factory=threading.Event)
+    #: set when the funding_bills resource ends, however it ends (``observer.reached_ms``
+    #: then holds the oldest funding bill it read)
+    funding_done: threading.Event = field(default_factory=threading.Event)
     failed: threading.Event = field(default_factory=threading.Event)
     last_beat: float = field(default_factory=time.monotonic)
     _known: dict[tuple[str, str], tuple[int, int]] | None = None

@@ -233,6 +233,38 @@ FUNDING_RATES = TableSpec(
     primary_key=("inst_id", "funding_time"),
 )
 
+#: The funding account's ledger (``asset/bills``, ``asset/bills-history``, okx-api §3.11):
+#: types 1 deposit, 2 withdrawal, 13 cancelled withdrawal, 20-23 sub-account transfers,
+#: 130/131 from/to the trading account, plus earn, airdrop and fiat codes.
+FUNDING_BILLS = TableSpec(
+    "funding_bills",
+    _spec("billId:s ccy:s clientId:s balChg:d bal:d type:s notes:s ts:t"),
+    primary_key=("account_uid", "bill_id"),
+)
+
+#: ``asset/deposit-history`` (okx-api §3.11); ``state`` changes after a deposit is first
+#: listed (0 waiting, 1 credited, 2 successful; 8/11-14/17 held).
+DEPOSITS = TableSpec(
+    "deposits",
+    _spec(
+        "ccy:s chain:s amt:d from:s areaCodeFrom:s to:s txId:s ts:t state:s depId:s "
+        "fromWdId:s actualDepBlkConfirm:s"
+    ),
+    primary_key=("account_uid", "dep_id"),
+)
+
+#: ``asset/withdrawal-history`` (okx-api §3.11); final states 2 success, -1 failed,
+#: -2 cancelled, the others pending or under review. ``addrEx`` (an object) is JSON text.
+WITHDRAWALS = TableSpec(
+    "withdrawals",
+    _spec(
+        "ccy:s chain:s nonTradableAsset:b amt:d ts:t from:s areaCodeFrom:s to:s areaCodeTo:s "
+        "toAddrType:s tag:s pmtId:s memo:s addrEx:j txId:s fee:d feeCcy:s state:s wdId:s "
+        "clientId:s note:s"
+    ),
+    primary_key=("account_uid", "wd_id"),
+)
+
 #: One row per run and snapshot resource, so that "no open positions" can be told apart
 #: from "positions not synced" (the positions table gets no row when nothing is open).
 SNAPSHOTS = TableSpec(
@@ -254,6 +286,9 @@ TABLES: dict[str, TableSpec] = {
         INSTRUMENTS,
         ACCOUNT_CONFIG,
         SNAPSHOTS,
+        FUNDING_BILLS,
+        DEPOSITS,
+        WITHDRAWALS,
     )
 }
 

@@ -11,6 +11,9 @@
 | ``funding_rates`` | ``public/funding-rate-history`` per SWAP charged funding (3 months) | ``fundingTime`` | ``inst_id, funding_time`` | merge |
 | ``account_config`` | ``account/config`` | none | ``uid`` | merge |
 | ``snapshots`` | (one row per snapshot resource and run) | none | ``account_uid, snapshot_at, resource`` | merge |
+| ``funding_bills`` | ``asset/bills`` (1 month) + ``asset/bills-history`` (since 2021-02-01) | ``ts`` | ``account_uid, bill_id`` | merge |
+| ``deposits`` | ``asset/deposit-history`` (no documented limit) | ``ts`` | ``account_uid, dep_id`` | merge (re-read while not final) |
+| ``withdrawals`` | ``asset/withdrawal-history`` (no documented limit) | ``ts`` | ``account_uid, wd_id`` | merge (re-read while not final) |
 
 Incremental state lives in dlt's source state, committed with the load package (so a
 run killed before its load completes leaves the previous cursors in force)::
@@ -22,6 +25,9 @@ run killed before its load completes leaves the previous cursors in force)::
     accounts.<uid>.positions_history.*  {hwm, synced_at}  (hwm = newest uTime)
     accounts.<uid>.option_families   [BTC-USD, ...]      for public/instruments OPTION
     accounts.<uid>.funding_rates.<instId>  {hwm}         newest fundingTime loaded
+    accounts.<uid>.funding_bills     {hwm_ts, oldest_ts, synced_at}  newest/oldest ts loaded
+    accounts.<uid>.deposits          {hwm_ts, pending_ts, synced_at} pending_ts: oldest not final
+    accounts.<uid>.withdrawals       {hwm_ts, pending_ts, synced_at}
 
 Each ledger resource walks its recent endpoint (higher limit, short window) from the
 newest record down to the checkpoint and, when the checkpoint is older than that window
@@ -29,7 +35,8 @@ newest record down to the checkpoint and, when the checkpoint is older than that
 boundary inside the recent window; the two overlap by half a day and the merge
 deduplicates. When the recent endpoint turns out not to reach the boundary, the gap is
 walked afterwards on the long endpoint. Every walk re-reads a small overlap below the
-checkpoint.
+checkpoint. The funding account's ledger walks its month-long ``asset/bills`` the same
+way and hands over to ``asset/bills-history`` (since 2021-02-01) below that month.
 
 A backfill (first sync, or a sync after a pause longer than the recent window) of more
 than ``backfill_package_rows`` (50,000) ledger rows comes in several load packages: time
@@ -37,7 +44,9 @@ windows of the long endpoints, oldest first, sized from the density of the newes
 ledger entries and then of each window loaded. ``backfill = {through, window_ms}`` is
 committed with each window's package, so a sync stopped half-way keeps the windows it
 loaded. Only the last package reads the recent endpoints, positions history, positions,
-balances, instruments and the account config; ``run_sync`` runs the pipeline again while
+balances, instruments, the account config and the funding account (``funding_bills``,
+``deposits``, ``withdrawals``: small, walked on ``ts`` in ``sources/okx/asset.py``; a
+key without access to it skips them with a warning); ``run_sync`` runs the pipeline again while
 ``SourceObserver.backfill_pending`` is set. The load step merges each table of a package
 in one statement, so the package's size bounds the sync's memory.
 
@@ -67,12 +76,15 @@ from sources.okx.resources.account_config import PATH as ACCOUNT_CONFIG_PATH
 from sources.okx.resources.account_config import account_config
 from sources.okx.resources.balances import balances, read_balances
 from sources.okx.resources.bills import BILLS_LEDGER, bills
+from sources.okx.resources.deposits import deposits
 from sources.okx.resources.fills import fills
+from sources.okx.resources.funding_bills import funding_bills
 from sources.okx.resources.funding_rates import funding_rates
 from sources.okx.resources.instruments import instruments
 from sources.okx.resources.positions import positions, read_positions
 from sources.okx.resources.positions_history import positions_history
 from sources.okx.resources.snapshots import snapshots
+from sources.okx.resources.withdrawals import withdrawals
 from sources.okx.run import (
     BACKFILL_PACKAGE_ROWS,
     INST_TYPES,
@@ -111,6 +123,9 @@ RESOURCES: tuple[OkxResource, ...] = (
     funding_rates,
     account_config,
     snapshots,
+    funding_bills,
+    deposits,
+    withdrawals,
 )
 
 
