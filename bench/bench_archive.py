@@ -90,8 +90,7 @@ def _import(path: str, db: str, workdir: str, out: mp.Queue) -> None:  # type: i
 
     from sources.okx.ledger_export import QuarterState, import_export_file
 
-    con = duckdb.connect(db, config=dict(os.environ.get("BENCH_DUCKDB") and
-                                          [kv.split("=") for kv in os.environ["BENCH_DUCKDB"].split(",")] or []))
+    con = duckdb.connect(db)
     t = time.perf_counter()
     added = import_export_file(con, "123456789", QuarterState(2024, 4), Path(path))
     wall = time.perf_counter() - t

@@ -73,7 +73,7 @@ ARCHIVE_START_MS = int(datetime(2021, 2, 1, tzinfo=UTC).timestamp() * 1000)
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _GZIP_MAGIC = b"\x1f\x8b"
-_BLOCK_BYTES = 4 << 20
+_BLOCK_BYTES = 2 << 20
 _DECIMAL = pa.decimal128(38, 18)
 _TS = pa.timestamp("us", tz="UTC")
 
@@ -152,7 +152,7 @@ def archive_batches(
     Args:
         path: The downloaded file (zip, gzip or plain CSV).
         account_uid: The account the file belongs to (added to every row).
-        block_bytes: CSV bytes per record batch (about 60,000 bills per 16 MB).
+        block_bytes: CSV bytes per record batch (about 7,500 bills per 2 MB).
         exact: Read every column as text first (the slow, always exact path).
 
     Yields:

@@ -21,13 +21,14 @@ whole quarter per file and never the current quarter. For every quarter wanted, 
    its ``type``) is kept as it is, so a bill in both lands once; rows are streamed in
    Arrow batches (``sources.okx.archive``), never one Python object per row.
 
-Rows and the quarter's ``imported`` mark are written in **one DuckDB transaction**
-(``okx_raw.ledger_export_quarters``): a run killed at any moment has imported a quarter
-entirely or not at all, and a quarter marked imported is never imported again. (This
-bypasses dlt's loader on purpose: dlt's merge loads ~25-40k rows/s here, a quarter of a
-busy account has a million bills; the direct Arrow insert is several times faster, and
-the transaction gives the same exactly-once guarantee as dlt's state committed with its
-load.)
+Exactly once, whatever kills a run: a bill already in ``okx_raw.bills`` (same account and
+``bill_id``) is never inserted again, and a quarter is marked imported
+(``okx_raw.ledger_export_quarters``) in the transaction of its last rows. Rows are
+committed every ``COMMIT_ROWS`` (DuckDB keeps a transaction's rows in memory): a run
+killed half way through a quarter leaves it unmarked, and the next run imports what is
+missing. (This bypasses dlt's loader on purpose: dlt's merge loaded a million-bill quarter
+at 98k rows/s with a 1.7 GB peak here, this import at ~170k rows/s with ~600 MB; see
+``bench/RESULTS.md``.)
 
 Which quarters: from the quarter of the account's first activity (the oldest record of
 its funding-account ledger, which holds every deposit and transfer since 2021-02-01, or
@@ -177,8 +178,8 @@ def _save_state(con: Any, uid: str, q: QuarterState) -> None:
 
 
 def import_export_file(con: Any, uid: str, q: QuarterState, path: Path) -> int:
-    """Imports one downloaded quarter into ``okx_raw.bills`` and marks it imported, in one
-    transaction. Bills already in the table (same ``account_uid, bill_id``) are kept.
+    """Imports one downloaded quarter into ``okx_raw.bills`` and marks it imported with its
+    last rows. Bills already in the table (same ``account_uid, bill_id``) are kept.
 
     Returns:
         The number of bills added.
@@ -186,6 +187,11 @@ def import_export_file(con: Any, uid: str, q: QuarterState, path: Path) -> int:
     import pyarrow as pa
 
     _ensure_tables(con)
+    # the CSV reader parses in a thread of its own: a second DuckDB thread only competes
+    # with it on a small machine; and a cap on DuckDB's buffers (it spills, the import's
+    # rows are committed every COMMIT_ROWS)
+    con.execute("SET threads = 1")
+    con.execute(f"SET memory_limit = '{IMPORT_MEMORY_LIMIT}'")
     try:
         return _import(con, uid, q, path, exact=False)
     except pa.ArrowInvalid:
@@ -230,7 +236,19 @@ def _read_ahead(items: Iterator[T], depth: int = 2) -> Iterator[T]:
         thread.join(timeout=5)
 
 
+#: a file's rows are trusted by their own ``ts``; the bills already loaded are looked up
+#: this far around the quarter (OKX's own examples disagree on the quarter's bounds)
+_AROUND_MS = 92 * 86_400_000
+#: rows imported between two commits
+COMMIT_ROWS = 200_000
+#: DuckDB's buffer memory during an import
+IMPORT_MEMORY_LIMIT = "128MB"
+
+
 def _import(con: Any, uid: str, q: QuarterState, path: Path, *, exact: bool) -> int:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     table_cols = {
         str(r[0]) for r in con.execute(
             "select column_name from duckdb_columns() where schema_name = 'okx_raw' "
@@ -239,37 +257,54 @@ def _import(con: Any, uid: str, q: QuarterState, path: Path, *, exact: bool) -> 
     }
     load_id = f"{time.time():.6f}"
     account = _sql_text(uid)
-    added = 0
+    lo, hi = quarter_bounds(q.year, q.quarter)
+    added = since_commit = 0
     con.execute("begin transaction")
     try:
+        # the bills this account already has around the quarter (from bills-archive, a
+        # neighbouring quarter's file, an import cut short) are kept as they are; rows are
+        # filtered in Arrow so that DuckDB appends plain batches (no join: it keeps memory
+        # bounded, uncommitted row groups go to disk)
+        loaded = con.execute(
+            f"""select bill_id from okx_raw.bills where account_uid = {account}
+                and ts >= make_timestamp({(lo - _AROUND_MS) * 1000})
+                and ts < make_timestamp({(hi + _AROUND_MS) * 1000})"""
+        ).to_arrow_table().column("bill_id")
+        seen = pc.unique(loaded.combine_chunks()) if len(loaded) else pa.array([], pa.string())
         for batch in _read_ahead(archive_batches(path, uid, exact=exact)):
             for name in batch.column_names:  # a column OKX added to the file: kept, as text
                 if name not in table_cols:
                     con.execute(f'alter table okx_raw.bills add column "{name}" varchar')
                     table_cols.add(name)
-            names = ", ".join(f'"{c}"' for c in batch.column_names)
-            # dlt's row columns, where the table has them
-            dlt_cols = "".join(f', "{c}"' for c in ("_dlt_load_id", "_dlt_id") if c in table_cols)
-            dlt_vals = "".join(
-                {"_dlt_load_id": f", {_sql_text(load_id)}",
-                 "_dlt_id": ", 'export-' || b.bill_id"}[c]
-                for c in ("_dlt_load_id", "_dlt_id") if c in table_cols
-            )
-            con.register("okx_export_batch", batch)
+            ids = batch.column("bill_id")
+            new = batch.filter(pc.invert(pc.is_in(ids, value_set=seen))) if len(seen) else batch
+            if pc.count_distinct(new.column("bill_id")).as_py() != new.num_rows:
+                raise ArchiveFormatError(
+                    f"the ledger export of {q.label} lists a bill twice: not imported"
+                )
+            if "_dlt_load_id" in table_cols:
+                new = new.append_column(
+                    "_dlt_load_id", pa.repeat(pa.scalar(load_id, pa.string()), new.num_rows))
+            if "_dlt_id" in table_cols:
+                new = new.append_column(
+                    "_dlt_id", pc.binary_join_element_wise("export-", new.column("bill_id"), ""))
+            if not new.num_rows:
+                continue
+            names = ", ".join(f'"{c}"' for c in new.column_names)
+            con.register("okx_export_batch", new)
             try:
-                result = con.execute(
-                    f"""insert into okx_raw.bills ({names}{dlt_cols})
-                        select {', '.join(f'b."{c}"' for c in batch.column_names)}{dlt_vals}
-                        from (select distinct on (bill_id) * from okx_export_batch) as b
-                        anti join (select bill_id from okx_raw.bills
-                                   where account_uid = {account}
-                                     and bill_id in (select bill_id from okx_export_batch)
-                                  ) as loaded
-                            on loaded.bill_id = b.bill_id"""
-                ).fetchone()
+                con.execute(f"insert into okx_raw.bills ({names}) select {names} from okx_export_batch")
             finally:
                 con.unregister("okx_export_batch")
-            added += int(result[0]) if result else 0
+            added += new.num_rows
+            since_commit += new.num_rows
+            if since_commit >= COMMIT_ROWS:
+                # bounded memory: DuckDB holds a transaction's rows until it commits. The
+                # quarter is marked imported only at the end, and rows already in are
+                # skipped, so a run killed in between imports the rest, nothing twice.
+                con.execute("commit")
+                con.execute("begin transaction")
+                since_commit = 0
         q.state, q.rows, q.message = "imported", added, ""
         _save_state(con, uid, q)
         con.execute("commit")
@@ -331,6 +366,7 @@ class LedgerExport:
         self.quarters: list[QuarterState] = []
         self._done = threading.Event()
         self._stop = threading.Event()
+        self._applied_until = 0.0  # monotonic time of the last apply
         self._deadline: float | None = None
         self._deadline_lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -355,7 +391,8 @@ class LedgerExport:
         self._thread.start()
 
     def finish(self) -> None:
-        """Lets the thread end: files still being prepared are waited for ``wait_s``."""
+        """Lets the thread end: files still being prepared are waited for ``wait_s`` from
+        now or from the last apply, whichever is later."""
         with self._deadline_lock:
             self._deadline = time.monotonic() + self.wait_s
         if self._thread is not None:
@@ -375,7 +412,10 @@ class LedgerExport:
         if self._stop.is_set():
             return True
         with self._deadline_lock:
-            return self._deadline is not None and time.monotonic() >= self._deadline
+            if self._deadline is None:
+                return False
+            deadline = max(self._deadline, self._applied_until + self.wait_s)
+            return time.monotonic() >= deadline
 
     def _say(self, text: str) -> None:
         if self.log is not None:
@@ -437,6 +477,8 @@ class LedgerExport:
             self._on_code(q, exc)
             return
         q.applied_at_ms = int(time.time() * 1000)
+        with self._deadline_lock:
+            self._applied_until = time.monotonic()
         result = str((answer[0] if answer else {}).get("result", "")).lower()
         q.state = "applied"
         q.message = "file ready" if result == "true" else "OKX is preparing the file"
@@ -507,7 +549,7 @@ class LedgerExport:
 
     # ------------------------------------------------------------------ import
     def import_downloaded(self, con: Any) -> list[QuarterState]:
-        """Imports every downloaded quarter (one transaction each) and records the state
+        """Imports every downloaded quarter (``import_export_file``) and records the state
         of the others; returns the quarters imported now."""
         _ensure_tables(con)
         done: list[QuarterState] = []
