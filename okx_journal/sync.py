@@ -204,6 +204,12 @@ class SyncSummary:
         text += " Journal rebuilt." if self.journal_built else ""
         if self.checks_ok is not None:
             text += " Data checks passed." if self.checks_ok else " Data checks FAILED: run `okx-journal check`."
+            if not self.checks_ok and self.ledger_export.get("pending"):
+                text += (
+                    " While OKX prepares the older quarters, round trips that began before the"
+                    " ledger in the database are incomplete and their checks fail; the sync"
+                    " that imports them completes them."
+                )
         for warning in self.warnings:
             text += " Warning: " + warning.removeprefix("warning: ")
         return text

@@ -296,3 +296,15 @@ def test_export_rows_equal_the_rest_rows_of_the_months_both_cover(
     for row in rows:
         loaded = dict(zip(cols, row, strict=True))
         assert exported[loaded["bill_id"]] == loaded, loaded["bill_id"]
+
+
+def test_summary_says_failed_checks_wait_for_the_pending_quarters(tmp_path: Path) -> None:
+    summary = SyncSummary(db_path=tmp_path / "j.duckdb", account_uid="1", checks_ok=False,
+                          ledger_export={"pending": ["2025Q3"], "imported_now": []})
+    text = summary.to_text()
+    assert "2025Q3 pending" in text and "the next sync picks it up" in text
+    assert "round trips that began before the ledger in the database are incomplete" in text
+    summary.ledger_export = {"imported": ["2025Q3"], "imported_now": ["2025Q3"]}
+    assert "incomplete" not in summary.to_text()
+    data = summary.to_dict()
+    assert data["ledger_export"]["imported"] == ["2025Q3"] and "ledger_export_rows" in data
