@@ -130,6 +130,26 @@ def test_a_file_that_is_not_an_export_is_one_clear_error(tmp_path: Path) -> None
     assert list(archive_batches(empty, "acct-1")) == []
 
 
+@pytest.mark.parametrize("container", ["zip", "gzip"])
+def test_a_file_cut_short_is_an_error_not_a_short_quarter(tmp_path: Path, container: str) -> None:
+    """Decompression runs beside the reader: a damaged end must fail the import, never
+    look like a quarter with fewer bills."""
+    rows = [dict(REST_BILLS[1], billId=str(2093475839131844610 + i)) for i in range(3000)]
+    whole = write(tmp_path, export_csv(rows), container)
+    data = whole.read_bytes()
+    cut = tmp_path / ("cut.zip" if container == "zip" else "cut.gz")
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    with pytest.raises(ArchiveFormatError):
+        read(cut)
+    assert read(whole).num_rows == 3000
+
+
+def test_the_files_columns_are_named_as_dlt_names_the_rest_rows() -> None:
+    from sources.okx.archive import BILLS_COLUMN
+
+    assert BILLS_COLUMN == {name: snake(name) for name in BILLS.fields}
+
+
 def test_quarters_exported_from_the_first_activity_to_the_last_finished_one() -> None:
     q1_2026 = quarter_bounds(2026, 1)
     assert q1_2026 == (1767225600000, 1775001600000)

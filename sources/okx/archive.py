@@ -20,20 +20,23 @@ What OKX does not pin down, and how it is read here:
   compares equal by value. Times are epoch milliseconds, as on the REST pages.
 * Rows are trusted by their own ``ts``, never by the quarter the file was asked for.
 
-The file is read in Arrow record batches (pyarrow's streaming CSV reader, C++): no Python
-object per row, memory bounded by the batch size whatever the file's size.
+The file is read in Arrow record batches (pyarrow's streaming CSV reader, C++; a zip or
+gzip member is decompressed by a thread into a pipe the reader reads): no Python object
+per row, memory bounded by the batch size whatever the file's size.
 """
 
 from __future__ import annotations
 
 import gzip
 import os
+import re
 import shutil
 import tempfile
+import threading
 import zipfile
 import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, cast
@@ -73,8 +76,14 @@ ARCHIVE_START_MS = int(datetime(2021, 2, 1, tzinfo=UTC).timestamp() * 1000)
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _GZIP_MAGIC = b"\x1f\x8b"
-_BLOCK_BYTES = 2 << 20
+_BLOCK_BYTES = 1 << 20
 _DECIMAL = pa.decimal128(38, 18)
+
+#: the bills columns of OKX's fields: dlt's snake_case (``tests/test_archive_file.py``
+#: checks that it is), spelled out so that reading a file does not need dlt
+BILLS_COLUMN: dict[str, str] = {
+    name: re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower() for name in BILLS.fields
+}
 _TS = pa.timestamp("us", tz="UTC")
 
 
@@ -119,24 +128,58 @@ def _header(stream: IO[bytes]) -> list[str]:
 
 
 @contextmanager
-def _plain_csv(path: Path) -> Iterator[Path]:
-    """The export as a plain CSV file: itself, or decompressed next to it (deleted after),
-    so that the CSV reader reads a file natively instead of through Python."""
+def _csv_stream(path: Path) -> Iterator[tuple[Path, list[str], Callable[[], None]]]:
+    """The export as plain CSV that the CSV reader opens natively: the file itself, or a
+    pipe that a thread fills with the decompressed zip or gzip member (decompression and
+    parsing run side by side; nothing is written to disk). Yields the path to read, the
+    header's column names and a check to call once the reader is done (it raises when
+    decompression failed, so a damaged file is never taken as a short one)."""
     with path.open("rb") as f:
         head = f.read(4)
     if not (head.startswith(_ZIP_MAGIC) or head.startswith(_GZIP_MAGIC)):
-        yield path
+        with path.open("rb") as f:
+            names = _header(f)
+        yield path, names, lambda: None
         return
-    fd, name = tempfile.mkstemp(prefix=path.name + ".", suffix=".csv", dir=path.parent)
-    target = Path(name)
     try:
-        with os.fdopen(fd, "wb") as out, open_archive(path) as src:
-            shutil.copyfileobj(src, out, 4 << 20)
-        yield target
+        with open_archive(path) as member:
+            names = _header(member)
     except (OSError, EOFError, zlib.error) as exc:
         raise ArchiveFormatError(f"the ledger export could not be decompressed ({exc})") from exc
+    folder = Path(tempfile.mkdtemp(prefix=path.name + ".", dir=path.parent))
+    pipe = folder / "export.csv"
+    os.mkfifo(pipe)
+    errors: list[BaseException] = []
+
+    def feed() -> None:
+        try:
+            with pipe.open("wb") as out, open_archive(path) as src:
+                shutil.copyfileobj(src, out, 1 << 20)
+        except BrokenPipeError:
+            pass  # the reader stopped early: its own error tells why
+        except (OSError, EOFError, zlib.error, ArchiveFormatError) as exc:
+            errors.append(exc)
+
+    feeder = threading.Thread(target=feed, name="okx-export-unzip", daemon=True)
+    feeder.start()
+
+    def check() -> None:
+        feeder.join()
+        if errors:
+            raise ArchiveFormatError(
+                f"the ledger export could not be decompressed ({errors[0]})"
+            ) from errors[0]
+
+    try:
+        yield pipe, names, check
     finally:
-        target.unlink(missing_ok=True)
+        if feeder.is_alive():  # the reader never opened the pipe, or left it early
+            try:
+                os.close(os.open(pipe, os.O_RDONLY | os.O_NONBLOCK))
+            except OSError:
+                pass
+            feeder.join(timeout=10)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def archive_batches(
@@ -162,9 +205,7 @@ def archive_batches(
     Raises:
         ArchiveFormatError: A damaged file, or no ``billId`` or ``ts`` column.
     """
-    with _plain_csv(Path(path)) as csv_path:
-        with csv_path.open("rb") as f:
-            names = _header(f)
+    with _csv_stream(Path(path)) as (csv_path, names, check), ExitStack() as stack:
         if not names:
             return
         missing = {"billId", "ts"} - set(names)
@@ -182,8 +223,9 @@ def archive_batches(
             else:
                 types[name] = pa.string()
         try:
+            source = stack.enter_context(csv_path.open("rb"))  # a stream: a pipe cannot seek
             reader = pacsv.open_csv(
-                csv_path,
+                source,
                 read_options=pacsv.ReadOptions(
                     column_names=names, skip_rows=1, block_size=block_bytes, use_threads=False
                 ),
@@ -197,7 +239,12 @@ def archive_batches(
             for batch in reader:
                 if batch.num_rows:
                     yield _typed(batch, account_uid)
+            check()
+        except pa.ArrowInvalid:
+            check()  # a damaged file: the decompression's error, not the reader's
+            raise
         except (OSError, EOFError) as exc:
+            check()
             raise ArchiveFormatError(f"the ledger export could not be read ({exc})") from exc
 
 
@@ -206,7 +253,7 @@ def _typed(batch: pa.RecordBatch, account_uid: str) -> pa.Table:
     by_name = {name: batch.column(i) for i, name in enumerate(batch.schema.names)}
     arrays: dict[str, Any] = {"account_uid": pa.repeat(pa.scalar(account_uid, pa.string()), n)}
     for okx_name, kind in BILLS.fields.items():
-        col = snake(okx_name)
+        col = BILLS_COLUMN[okx_name]
         raw = by_name.get(okx_name)
         if raw is None:
             arrays[col] = pa.nulls(n, type=_arrow_type(kind))

@@ -21,14 +21,12 @@ whole quarter per file and never the current quarter. For every quarter wanted, 
    its ``type``) is kept as it is, so a bill in both lands once; rows are streamed in
    Arrow batches (``sources.okx.archive``), never one Python object per row.
 
-Exactly once, whatever kills a run: a bill already in ``okx_raw.bills`` (same account and
-``bill_id``) is never inserted again, and a quarter is marked imported
-(``okx_raw.ledger_export_quarters``) in the transaction of its last rows. Rows are
-committed every ``COMMIT_ROWS`` (DuckDB keeps a transaction's rows in memory): a run
-killed half way through a quarter leaves it unmarked, and the next run imports what is
-missing. (This bypasses dlt's loader on purpose: dlt's merge loaded a million-bill quarter
-at 98k rows/s with a 1.7 GB peak here, this import at ~170k rows/s with ~600 MB; see
-``bench/RESULTS.md``.)
+Exactly once, whatever kills a run: a quarter's rows and its ``imported`` mark
+(``okx_raw.ledger_export_quarters``) are written in one DuckDB transaction, and a bill
+already in ``okx_raw.bills`` (same account and ``bill_id``) is never inserted again. The
+rows go in as one Arrow stream, so DuckDB writes full row groups to the file as they fill
+and its memory stays bounded. (This bypasses dlt's loader on purpose: dlt's merge loaded
+a million-bill quarter at 98k rows/s with a 1.7 GB peak here; see ``bench/RESULTS.md``.)
 
 Which quarters: from the quarter of the account's first activity (the oldest record of
 its funding-account ledger, which holds every deposit and transfer since 2021-02-01, or
@@ -46,7 +44,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from queue import Full, Queue
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -178,8 +175,8 @@ def _save_state(con: Any, uid: str, q: QuarterState) -> None:
 
 
 def import_export_file(con: Any, uid: str, q: QuarterState, path: Path) -> int:
-    """Imports one downloaded quarter into ``okx_raw.bills`` and marks it imported with its
-    last rows. Bills already in the table (same ``account_uid, bill_id``) are kept.
+    """Imports one downloaded quarter into ``okx_raw.bills`` and marks it imported, in one
+    transaction. Bills already in the table (same ``account_uid, bill_id``) are kept.
 
     Returns:
         The number of bills added.
@@ -187,65 +184,32 @@ def import_export_file(con: Any, uid: str, q: QuarterState, path: Path) -> int:
     import pyarrow as pa
 
     _ensure_tables(con)
-    # the CSV reader parses in a thread of its own: a second DuckDB thread only competes
-    # with it on a small machine; and a cap on DuckDB's buffers (it spills, the import's
-    # rows are committed every COMMIT_ROWS)
-    con.execute("SET threads = 1")
+    # One INSERT reads the whole file as an Arrow stream: DuckDB then writes full row
+    # groups straight to the database file as they fill (its memory stays bounded, even in
+    # one transaction), parallel and unordered; its buffers are capped.
     con.execute(f"SET memory_limit = '{IMPORT_MEMORY_LIMIT}'")
+    con.execute("SET preserve_insertion_order = false")
     try:
         return _import(con, uid, q, path, exact=False)
     except pa.ArrowInvalid:
         # a number with more than 18 decimals: the exact (slower) path, which rounds it
         # and says so in the log, as for the REST rows
         return _import(con, uid, q, path, exact=True)
-
-
-def _read_ahead(items: Iterator[T], depth: int = 2) -> Iterator[T]:
-    """``items`` produced by a thread of their own, ``depth`` ahead: the CSV reader parses
-    the next batch while DuckDB inserts this one (both release the GIL)."""
-    queue: Queue[tuple[bool, Any]] = Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        queue.put((True, item), timeout=0.2)
-                        break
-                    except Full:
-                        continue
-                if stop.is_set():
-                    return
-            queue.put((False, None))
-        except BaseException as exc:  # handed to the consumer
-            queue.put((False, exc))
-
-    thread = threading.Thread(target=produce, name="okx-export-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            more, item = queue.get()
-            if not more:
-                if item is not None:
-                    raise item
-                return
-            yield item
     finally:
-        stop.set()
-        thread.join(timeout=5)
+        con.execute("RESET memory_limit")
+        con.execute("RESET preserve_insertion_order")
 
 
 #: a file's rows are trusted by their own ``ts``; the bills already loaded are looked up
 #: this far around the quarter (OKX's own examples disagree on the quarter's bounds)
 _AROUND_MS = 92 * 86_400_000
-#: rows imported between two commits
-COMMIT_ROWS = 200_000
 #: DuckDB's buffer memory during an import
-IMPORT_MEMORY_LIMIT = "128MB"
+IMPORT_MEMORY_LIMIT = "64MB"
 
 
 def _import(con: Any, uid: str, q: QuarterState, path: Path, *, exact: bool) -> int:
+    import itertools
+
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -258,53 +222,65 @@ def _import(con: Any, uid: str, q: QuarterState, path: Path, *, exact: bool) -> 
     load_id = f"{time.time():.6f}"
     account = _sql_text(uid)
     lo, hi = quarter_bounds(q.year, q.quarter)
-    added = since_commit = 0
+    failures: list[BaseException] = []
     con.execute("begin transaction")
     try:
         # the bills this account already has around the quarter (from bills-archive, a
-        # neighbouring quarter's file, an import cut short) are kept as they are; rows are
-        # filtered in Arrow so that DuckDB appends plain batches (no join: it keeps memory
-        # bounded, uncommitted row groups go to disk)
+        # neighbouring quarter's file) are kept as they are: filtered out in Arrow
         loaded = con.execute(
             f"""select bill_id from okx_raw.bills where account_uid = {account}
                 and ts >= make_timestamp({(lo - _AROUND_MS) * 1000})
                 and ts < make_timestamp({(hi + _AROUND_MS) * 1000})"""
         ).to_arrow_table().column("bill_id")
-        seen = pc.unique(loaded.combine_chunks()) if len(loaded) else pa.array([], pa.string())
-        for batch in _read_ahead(archive_batches(path, uid, exact=exact)):
-            for name in batch.column_names:  # a column OKX added to the file: kept, as text
+        seen = pc.unique(loaded.combine_chunks()) if len(loaded) else None
+
+        def rows() -> Iterator[pa.RecordBatch]:
+            try:
+                for batch in archive_batches(path, uid, exact=exact):
+                    ids = batch.column("bill_id")
+                    if pc.count_distinct(ids).as_py() != len(ids):
+                        # a ledger lists a bill once (the data checks would also flag it)
+                        raise ArchiveFormatError(
+                            f"the ledger export of {q.label} lists a bill twice: not imported")
+                    if seen is not None:
+                        batch = batch.filter(pc.invert(pc.is_in(batch.column("bill_id"),
+                                                                value_set=seen)))
+                    if "_dlt_load_id" in table_cols:
+                        batch = batch.append_column(
+                            "_dlt_load_id",
+                            pa.repeat(pa.scalar(load_id, pa.string()), batch.num_rows))
+                    if "_dlt_id" in table_cols:
+                        batch = batch.append_column(
+                            "_dlt_id",
+                            pc.binary_join_element_wise("export-", batch.column("bill_id"), ""))
+                    yield from batch.to_batches()
+            except BaseException as exc:  # re-raised as it is, not as DuckDB's error
+                failures.append(exc)
+                raise
+
+        stream = rows()
+        first = next(stream, None)
+        if first is None:
+            added = 0
+        else:
+            for name in first.schema.names:  # a column OKX added to the file: kept, as text
                 if name not in table_cols:
                     con.execute(f'alter table okx_raw.bills add column "{name}" varchar')
                     table_cols.add(name)
-            ids = batch.column("bill_id")
-            new = batch.filter(pc.invert(pc.is_in(ids, value_set=seen))) if len(seen) else batch
-            if pc.count_distinct(new.column("bill_id")).as_py() != new.num_rows:
-                raise ArchiveFormatError(
-                    f"the ledger export of {q.label} lists a bill twice: not imported"
-                )
-            if "_dlt_load_id" in table_cols:
-                new = new.append_column(
-                    "_dlt_load_id", pa.repeat(pa.scalar(load_id, pa.string()), new.num_rows))
-            if "_dlt_id" in table_cols:
-                new = new.append_column(
-                    "_dlt_id", pc.binary_join_element_wise("export-", new.column("bill_id"), ""))
-            if not new.num_rows:
-                continue
-            names = ", ".join(f'"{c}"' for c in new.column_names)
-            con.register("okx_export_batch", new)
+            reader = pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], stream))
+            names = ", ".join(f'"{c}"' for c in first.schema.names)
+            con.register("okx_export_rows", reader)
             try:
-                con.execute(f"insert into okx_raw.bills ({names}) select {names} from okx_export_batch")
+                result = con.execute(
+                    f"insert into okx_raw.bills ({names}) select {names} from okx_export_rows"
+                ).fetchone()
+            except Exception:
+                if failures:
+                    raise failures[0] from None
+                raise
             finally:
-                con.unregister("okx_export_batch")
-            added += new.num_rows
-            since_commit += new.num_rows
-            if since_commit >= COMMIT_ROWS:
-                # bounded memory: DuckDB holds a transaction's rows until it commits. The
-                # quarter is marked imported only at the end, and rows already in are
-                # skipped, so a run killed in between imports the rest, nothing twice.
-                con.execute("commit")
-                con.execute("begin transaction")
-                since_commit = 0
+                con.unregister("okx_export_rows")
+            added = int(result[0]) if result else 0
         q.state, q.rows, q.message = "imported", added, ""
         _save_state(con, uid, q)
         con.execute("commit")
