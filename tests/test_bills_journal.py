@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 import pytest
 from raw_fixtures import Raw, at, create_raw_tables
+from test_transforms import assert_money, rows
 
 from okx_journal.transform import build_journal
 
@@ -235,14 +236,6 @@ def con() -> Iterator[duckdb.DuckDBPyConnection]:
     connection.close()
 
 
-def rows(
-    con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None
-) -> list[dict[str, Any]]:
-    cur = con.execute(sql, params or [])
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-
-
 def trips(con: duckdb.DuckDBPyConnection, account: str, inst_id: str) -> list[dict[str, Any]]:
     return rows(
         con,
@@ -250,11 +243,6 @@ def trips(con: duckdb.DuckDBPyConnection, account: str, inst_id: str) -> list[di
         "order by opened_at, round_trip_id",
         [account, inst_id],
     )
-
-
-def assert_money(row: dict[str, Any], **expected: str) -> None:
-    for key, value in expected.items():
-        assert row[key] == Decimal(value), (key, row[key], value)
 
 
 MONEY = ("gross_pnl", "fees", "funding", "interest", "net_pnl")

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_sync import creds, query, runner
+from test_sync import creds, query, runner, sync
 
 from okx_journal.simulator import Simulator, generate_history
-from okx_journal.sync import SyncOptions, SyncSummary, run_sync
+from okx_journal.sync import SyncSummary
 from sources.okx.archive import quarter_of
 
 DAY = 86_400_000
@@ -30,20 +30,6 @@ END_MS = 1_796_500_000_000  # 2026-12-06, a fixed end: the same history on every
 @pytest.fixture(scope="module")
 def history() -> Any:
     return generate_history(seed=17, scale=1200, days=730, end_ms=END_MS)
-
-
-def sync(db: Path, sim: Simulator, account: Any, **kw: Any) -> SyncSummary:
-    opts = SyncOptions(
-        db_path=db,
-        credentials=creds(account),
-        base_url=sim.url,
-        rate_limits=kw.pop("rate_limits", False),
-        transforms=kw.pop("transforms", False),
-        quiet=kw.pop("quiet", True),
-        export_wait_s=kw.pop("export_wait_s", 5.0),
-        **kw,
-    )
-    return run_sync(opts)
 
 
 def simulator(history: Any, **kw: Any) -> Simulator:

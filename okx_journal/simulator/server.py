@@ -1213,24 +1213,8 @@ def _h_positions_history(sim: Simulator, acc: AccountLike | None, p: dict[str, s
             keys = [int(r.get("uTime") or 0) for r in rows]
         else:
             rows, keys = ordered[first:], ordered_keys[first:]
-        lo, hi = 0, len(rows)
-        if after is not None:
-            hi = bisect.bisect_left(keys, after)
-        if before is not None:
-            lo = max(lo, bisect.bisect_right(keys, before))
-        if hi <= lo:
-            return b"[]"
-        if before is not None and after is None and sim.before_semantics == "adjacent":
-            stop = min(hi, lo + limit)
-            while stop < hi and keys[stop] == keys[stop - 1]:
-                stop += 1
-            chosen = rows[lo:stop]
-        else:
-            start = max(lo, hi - limit)
-            while start > lo and keys[start - 1] == keys[start]:
-                start -= 1
-            chosen = rows[start:hi]
-        return _json_list(reversed(chosen))
+        return _json_list(_ts_page(rows, keys, after, before, limit,
+                                   sim.before_semantics == "adjacent"))
 
 
 _FILL_FILTERS = ("instType", "instFamily", "uly", "instId", "ordId", "subType")

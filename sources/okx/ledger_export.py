@@ -36,12 +36,11 @@ quarter. A quarter OKX has no data for (``51608``) is remembered as ``no_data``.
 
 from __future__ import annotations
 
-import logging
 import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -67,7 +66,6 @@ __all__ = [
     "read_quarter_states",
 ]
 
-logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 STATE_TABLE = "ledger_export_quarters"
@@ -340,7 +338,6 @@ class LedgerExport:
         self.error: BaseException | None = None
         self.apply_refused = False
         self.quarters: list[QuarterState] = []
-        self._done = threading.Event()
         self._stop = threading.Event()
         self._applied_until = 0.0  # monotonic time of the last apply
         self._deadline: float | None = None
@@ -429,8 +426,6 @@ class LedgerExport:
                         self._look(q)
         except BaseException as exc:  # reported by finish()
             self.error = exc
-        finally:
-            self._done.set()
 
     def _advance(self, q: QuarterState) -> None:
         if q.state in ("new", "failed", "downloaded") and not self.apply_refused:
@@ -556,9 +551,6 @@ class LedgerExport:
         ready = sum(1 for q in wanted if q.state in ("downloaded", "imported"))
         return f"ledger export: quarters {ready}/{len(wanted)} ready"
 
-    def pending(self) -> list[QuarterState]:
-        return [q for q in self.quarters if q.state not in FINAL_STATES]
-
     def by_state(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
         for q in sorted(self.quarters, key=lambda x: (x.year, x.quarter)):
@@ -570,7 +562,3 @@ class LedgerExport:
 
 def _day(ms: int) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(ms / 1000))
-
-
-def labels(quarters: Iterable[QuarterState]) -> str:
-    return ", ".join(q.label for q in quarters)
