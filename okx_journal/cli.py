@@ -96,6 +96,14 @@ def cli(ctx: click.Context, db: str | None) -> None:
     help="Data checks after the load (default from dlt.toml okx_journal.checks; fail exits 5).",
 )
 @click.option(
+    "--cost-basis",
+    "cost_basis_method",
+    type=click.Choice(["fifo", "lifo", "hifo", "average"]),
+    default=None,
+    help="How SPOT and MARGIN lots are matched for P&L (default from dlt.toml "
+    "okx_journal.cost_basis, else fifo); every SPOT/MARGIN row names it.",
+)
+@click.option(
     "--since",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     default=None,
@@ -123,6 +131,7 @@ def sync(
     quiet: bool,
     as_json: bool,
     checks: str | None,
+    cost_basis_method: str | None,
     since: datetime | None,
     ledger_export: bool,
 ) -> None:
@@ -133,7 +142,7 @@ def sync(
     serves them), later runs only what is new. Safe to schedule every few minutes: a
     second sync of the same database exits 6 at once. Logs go to stderr.
     """
-    from okx_journal.config import check_mode, connection_settings, resolve_credentials
+    from okx_journal.config import check_mode, connection_settings, cost_basis, resolve_credentials
     from okx_journal.sync import SyncOptions, run_sync
 
     settings = connection_settings(base_url, demo_trading)
@@ -147,6 +156,7 @@ def sync(
         allow_write_permissions=allow_write_permissions,
         quiet=quiet or as_json,
         checks=check_mode(checks),
+        cost_basis=cost_basis(cost_basis_method),
         ledger_export=ledger_export,
         since=since.replace(tzinfo=UTC) if since is not None else None,
     )

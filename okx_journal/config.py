@@ -26,6 +26,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BASE_URL = "https://www.okx.com"
 DEFAULT_DB = "okx_journal.duckdb"
 CHECK_MODES = ("off", "warn", "fail")
+COST_BASIS_METHODS = ("fifo", "lifo", "hifo", "average")
 
 _registered = False
 
@@ -127,6 +128,21 @@ def check_mode(override: str | None = None) -> str:
     if mode not in CHECK_MODES:
         raise ConfigError(f"okx_journal.checks must be one of {', '.join(CHECK_MODES)}, not {mode!r}")
     return mode
+
+
+def cost_basis(override: str | None = None) -> str:
+    """How SPOT and MARGIN lots are matched: ``--cost-basis`` > ``okx_journal.cost_basis``.
+
+    Raises:
+        ConfigError: not one of ``fifo``, ``lifo``, ``hifo``, ``average``.
+    """
+    method = str(override or setting("okx_journal.cost_basis", "fifo")).strip().lower()
+    if method not in COST_BASIS_METHODS:
+        raise ConfigError(
+            f"okx_journal.cost_basis must be one of {', '.join(COST_BASIS_METHODS)}, "
+            f"not {method!r}: fix it in dlt.toml or pass --cost-basis"
+        )
+    return method
 
 
 def resolve_credentials(profile: str | None) -> OkxCredentials:

@@ -95,6 +95,8 @@ class SyncOptions:
         transforms: Rebuild the journal after loading.
         checks: Data checks after the journal build: ``off``, ``warn`` (report
             failures, succeed) or ``fail`` (raise ``DataCheckFailed``, exit 5).
+        cost_basis: How SPOT and MARGIN lots are matched in the journal: ``fifo``,
+            ``lifo``, ``hifo`` or ``average`` (README "Cost basis").
         ledger_export: Import the quarterly ledger export (``bills-history-archive``)
             for every finished quarter older than the REST pages' 3 months.
         since: The oldest day the ledger export is asked for (UTC); None: from the
@@ -114,6 +116,7 @@ class SyncOptions:
     quiet: bool = False
     transforms: bool = True
     checks: str = "off"
+    cost_basis: str = "fifo"
     ledger_export: bool = True
     since: datetime | None = None
     export_wait_s: float = 10.0
@@ -682,7 +685,7 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
             )
 
         if opts.transforms:
-            summary.journal_built = _build_journal(db_path, out)
+            summary.journal_built = _build_journal(db_path, out, opts.cost_basis)
     if summary.journal_built and opts.checks != "off":
         from okx_journal.checks import run_checks_after_sync
 
@@ -771,11 +774,11 @@ def _start_ledger_export(
     return exporter
 
 
-def _build_journal(db_path: Path, out: Callable[[str], None] | None) -> bool:
+def _build_journal(db_path: Path, out: Callable[[str], None] | None, cost_basis: str) -> bool:
     """Rebuilds the journal; a failure keeps the raw data and the previous journal."""
     from okx_journal.transform import build_journal
 
     if out:
-        out("rebuilding the journal")
-    build_journal(db_path)
+        out(f"rebuilding the journal (cost basis {cost_basis})")
+    build_journal(db_path, cost_basis=cost_basis)
     return True

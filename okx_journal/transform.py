@@ -17,6 +17,12 @@ The runner orders files from those headers (never from names), creates the raw t
 that do not exist yet (``ensure_raw_tables``), then issues ``CREATE OR REPLACE`` for
 every relation and ``COMMENT ON`` for the marts inside ONE transaction: a statement
 that fails rolls everything back, so the previous journal stays queryable and intact.
+
+The build's settings (``cost_basis``) are written first, in the same transaction, into
+``journal_staging.build_settings`` (one row); models read them from there like any other
+relation (declared in ``depends_on``). Relations of the three journal schemas that no
+file builds any more (a model renamed or removed) are dropped in the same transaction:
+those schemas belong to okx-journal; keep your own views in another schema.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ __all__ = [
     "LAYER_SCHEMAS",
     "RAW_SCHEMA",
     "RAW_TABLES",
+    "COST_BASIS_METHODS",
+    "SETTINGS_RELATION",
     "BuildResult",
     "TransformError",
     "TransformFile",
@@ -51,6 +59,12 @@ LAYER_SCHEMAS: dict[str, str] = {
     "intermediate": "journal_int",
     "marts": "journal",
 }
+
+#: Cost-basis methods for SPOT and MARGIN lots (README "Cost basis"); ``fifo`` is the default.
+COST_BASIS_METHODS: tuple[str, ...] = ("fifo", "lifo", "hifo", "average")
+
+#: The one-row table of the build's settings, written by the runner before the models.
+SETTINGS_RELATION = "journal_staging.build_settings"
 
 _D = "DECIMAL(38,18)"
 _T = "TIMESTAMPTZ"
@@ -267,7 +281,7 @@ def _normalise_dependency(dep: str) -> str | None:
     schema, _, name = dep.strip().partition(".")
     if not name:
         raise TransformError(f"dependency {dep!r} is not schema.name")
-    if schema == RAW_SCHEMA:
+    if schema == RAW_SCHEMA or f"{schema}.{name}" == SETTINGS_RELATION:
         return None
     if schema in LAYER_SCHEMAS:
         schema = LAYER_SCHEMAS[schema]
@@ -314,7 +328,8 @@ def parse_transform_file(path: Path, layer: str) -> TransformFile:
         column_comments=columns,
     )
     referenced = {f"{s}.{n}" for s, n in _RELATION_REF.findall(_strip_comments(body))}
-    undeclared = referenced - set(normalised) - {tf.relation}
+    declared = {d.strip() for d in deps} | set(normalised)
+    undeclared = referenced - declared - {tf.relation}
     if undeclared:
         raise TransformError(f"{path}: reads {sorted(undeclared)} without declaring depends_on")
     return tf
@@ -399,6 +414,8 @@ def _check_one_statement(con: duckdb.DuckDBPyConnection, tf: TransformFile) -> N
 def build_journal(
     con_or_path: duckdb.DuckDBPyConnection | str | Path,
     transforms_dir: Path | str | None = None,
+    *,
+    cost_basis: str = "fifo",
 ) -> BuildResult:
     """Builds every journal relation in one transaction.
 
@@ -406,6 +423,7 @@ def build_journal(
         con_or_path: an open DuckDB connection (not inside a transaction), or a database
             file path that is opened and closed here.
         transforms_dir: the ``transforms/`` folder; default: the repository's.
+        cost_basis: how SPOT and MARGIN lots are matched (one of ``COST_BASIS_METHODS``).
 
     Returns:
         What was built and how long it took.
@@ -413,17 +431,23 @@ def build_journal(
     Raises:
         TransformError: a file is malformed or a statement failed; nothing was changed.
     """
+    if cost_basis not in COST_BASIS_METHODS:
+        raise TransformError(
+            f"cost basis {cost_basis!r} is not one of {', '.join(COST_BASIS_METHODS)}"
+        )
     files = transform_files(transforms_dir)
     if isinstance(con_or_path, (str, Path)):
         con = duckdb.connect(str(con_or_path))
         try:
-            return _build(con, files)
+            return _build(con, files, cost_basis)
         finally:
             con.close()
-    return _build(con_or_path, files)
+    return _build(con_or_path, files, cost_basis)
 
 
-def _build(con: duckdb.DuckDBPyConnection, files: list[TransformFile]) -> BuildResult:
+def _build(
+    con: duckdb.DuckDBPyConnection, files: list[TransformFile], cost_basis: str
+) -> BuildResult:
     started = time.perf_counter()
     for tf in files:
         _check_one_statement(con, tf)
@@ -432,7 +456,7 @@ def _build(con: duckdb.DuckDBPyConnection, files: list[TransformFile]) -> BuildR
     previous_threshold = _setting(con, "asof_loop_join_threshold")
     con.execute("SET asof_loop_join_threshold = 0")
     try:
-        created, row_counts = _build_in_transaction(con, files)
+        created, row_counts = _build_in_transaction(con, files, cost_basis)
     finally:
         if previous_threshold is not None:
             con.execute(f"SET asof_loop_join_threshold = {int(previous_threshold)}")
@@ -445,7 +469,7 @@ def _build(con: duckdb.DuckDBPyConnection, files: list[TransformFile]) -> BuildR
 
 
 def _build_in_transaction(
-    con: duckdb.DuckDBPyConnection, files: list[TransformFile]
+    con: duckdb.DuckDBPyConnection, files: list[TransformFile], cost_basis: str
 ) -> tuple[list[str], dict[str, int]]:
     con.execute("BEGIN TRANSACTION")
     current: TransformFile | None = None
@@ -453,6 +477,11 @@ def _build_in_transaction(
         created = ensure_raw_tables(con)
         for schema in LAYER_SCHEMAS.values():
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        # cost_basis was checked against COST_BASIS_METHODS: a plain literal is safe
+        con.execute(
+            f"CREATE OR REPLACE TABLE {SETTINGS_RELATION} AS "
+            f"SELECT CAST({_quote(cost_basis)} AS VARCHAR) AS cost_basis"
+        )
         for tf in files:
             current = tf
             con.execute(tf.create_statement())
@@ -460,6 +489,7 @@ def _build_in_transaction(
                 for stmt in tf.comment_statements():
                     con.execute(stmt)
         current = None
+        _drop_stale_relations(con, {tf.relation for tf in files} | {SETTINGS_RELATION})
         row_counts = {
             tf.relation: _fetch_count(con, tf.relation)
             for tf in files
@@ -471,6 +501,20 @@ def _build_in_transaction(
         where = f"{current.path.name}: " if current is not None else ""
         raise TransformError(f"journal build failed, nothing changed: {where}{exc}") from exc
     return created, row_counts
+
+
+def _drop_stale_relations(con: duckdb.DuckDBPyConnection, keep: set[str]) -> None:
+    """Drops the relations of the journal schemas that no transform file builds any more."""
+    schemas = list(LAYER_SCHEMAS.values())
+    rows = con.execute(
+        "SELECT table_schema, table_name, table_type FROM information_schema.tables "
+        f"WHERE table_schema IN ({', '.join('?' for _ in schemas)})",
+        schemas,
+    ).fetchall()
+    for schema, name, kind in rows:
+        if f"{schema}.{name}" not in keep:
+            what = "VIEW" if str(kind).upper() == "VIEW" else "TABLE"
+            con.execute(f'DROP {what} IF EXISTS {schema}."{name}"')
 
 
 def _setting(con: duckdb.DuckDBPyConnection, name: str) -> str | None:

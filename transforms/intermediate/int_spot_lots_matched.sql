@@ -1,6 +1,7 @@
 -- grain: one row per piece of a SPOT/MARGIN closing leg matched to one FIFO lot
 -- materialized: table
--- depends_on: journal_int.int_trip_legs
+-- depends_on: journal_int.int_trip_legs, journal_staging.build_settings
+-- Built only when the journal's cost basis is fifo (int_spot_lots_stateful does the others).
 -- FIFO, set-based: per book and direction, open legs (lots) and close legs each get a
 -- cumulative quantity range. Every boundary of either sequence cuts the matched range
 -- into pieces; an ASOF join finds the lot and the close leg covering each piece (the
@@ -12,6 +13,7 @@ with legs as (
 
     select * from journal_int.int_trip_legs
     where family = 'spot' and leg_kind in ('open', 'close')
+        and (select cost_basis from journal_staging.build_settings) = 'fifo'
 
 ),
 
@@ -20,7 +22,9 @@ lots as (
     select
         account_uid, inst_type, inst_id, direction,
         bill_id                                                   as lot_bill_id,
+        event_at                                                  as lot_at,
         px                                                        as lot_px,
+        leg_qty                                                   as lot_qty,
         sum(leg_qty) over (
             partition by account_uid, inst_type, inst_id, direction
             order by event_at, bill_seq, bill_id
@@ -38,6 +42,8 @@ closes as (
         bill_id                                                   as close_bill_id,
         event_at                                                  as closed_at,
         px                                                        as close_px,
+        trip_no,
+        pnl_ccy,
         sum(leg_qty) over (
             partition by account_uid, inst_type, inst_id, direction
             order by event_at, bill_seq, bill_id
@@ -93,10 +99,14 @@ matched as (
         pieces.boundary,
         pieces.qty,
         lots.lot_bill_id,
+        lots.lot_at,
         lots.lot_px,
+        lots.lot_qty,
         closes.close_bill_id,
         closes.closed_at,
-        closes.close_px
+        closes.close_px,
+        closes.trip_no,
+        closes.pnl_ccy
     from pieces
     asof join lots
         on lots.account_uid = pieces.account_uid

@@ -1,6 +1,6 @@
 -- grain: one row per day (UTC) × account_uid × inst_type × inst_id × pnl_ccy
 -- materialized: table
--- depends_on: journal_int.int_leg_pnl, journal_int.int_bill_attributions
+-- depends_on: journal_int.int_leg_pnl, journal_int.int_bill_attributions, journal_staging.build_settings
 -- description: Realised P&L per UTC day, account, instrument and P&L currency: gross P&L realised that day, fees charged that day, funding and interest booked that day (all of them, including those outside any round trip). net_pnl = gross_pnl + fees + funding + interest. Interest bills that name no pair have inst_id NULL.
 -- column day: UTC calendar day of the event
 -- column pnl_ccy: currency of every money column in the row; never summed across currencies
@@ -10,6 +10,7 @@
 -- column interest: interest bills (type 7) that day
 -- column net_pnl: gross_pnl + fees + funding + interest
 -- column fill_count: fills that day
+-- column cost_basis: SPOT/MARGIN rows: the cost-basis method their gross P&L was matched with (fifo, lifo, hifo, average); NULL for derivatives
 with legs as (
 
     select * from journal_int.int_leg_pnl
@@ -66,6 +67,12 @@ unioned as (
 
 ),
 
+settings as (
+
+    select cost_basis from journal_staging.build_settings
+
+),
+
 final as (
 
     select
@@ -79,8 +86,10 @@ final as (
         cast(sum(funding) as decimal(38, 18))                     as funding,
         cast(sum(interest) as decimal(38, 18))                    as interest,
         cast(sum(gross_pnl) + sum(fees) + sum(funding) + sum(interest) as decimal(38, 18)) as net_pnl,
-        cast(sum(fill_count) as bigint)                           as fill_count
+        cast(sum(fill_count) as bigint)                           as fill_count,
+        case when inst_type in ('SPOT', 'MARGIN') then any_value(settings.cost_basis) end as cost_basis
     from unioned
+    cross join settings
     group by day, account_uid, inst_type, inst_id, pnl_ccy
 
 )

@@ -1,7 +1,7 @@
 -- grain: one row per fill (account_uid, bill_id), including trades rebuilt from trade bills where OKX no longer lists the fill
 -- materialized: table
--- depends_on: journal_int.int_fills, journal_int.int_book_events, journal_int.int_leg_pnl
--- description: One row per OKX fill (account_uid, bill_id), as OKX reported it (source 'fills'), or rebuilt from the trade's bills where the fill is older than OKX's fills history (source 'bills'; a SPOT/MARGIN trade's bill_id is its base-currency leg), plus its realised P&L in the P&L currency (FIFO for SPOT/MARGIN, OKX fill_pnl for derivatives) and the round trip it belongs to.
+-- depends_on: journal_int.int_fills, journal_int.int_book_events, journal_int.int_leg_pnl, journal_staging.build_settings
+-- description: One row per OKX fill (account_uid, bill_id), as OKX reported it (source 'fills'), or rebuilt from the trade's bills where the fill is older than OKX's fills history (source 'bills'; a SPOT/MARGIN trade's bill_id is its base-currency leg), plus its realised P&L in the P&L currency (lots matched under the journal's cost basis for SPOT/MARGIN, OKX fill_pnl for derivatives) and the round trip it belongs to.
 -- column bill_id: OKX bill id of the fill (unique per account); for a SPOT/MARGIN trade rebuilt from bills: the base-currency leg's bill
 -- column source: fills (okx_raw.fills) or bills (rebuilt from trade bills: no fill in the data for that trade)
 -- column fill_px: fill price as OKX sent it (inverse contracts: USD; options: in coin)
@@ -17,6 +17,7 @@
 -- column net_pnl: gross_pnl + fee_pnl_ccy
 -- column uncovered_sz: SPOT sell quantity not covered by earlier buys in the data (no cost basis; see journal.reconciliation)
 -- column round_trip_id: round trip this fill closes (or opens, when it closes none)
+-- column cost_basis: SPOT/MARGIN rows: the cost-basis method their gross P&L was matched with (fifo, lifo, hifo, average); NULL for derivatives
 -- column next_round_trip_id: for a fill that flips the position: the round trip its remainder opens
 with fills as (
 
@@ -33,7 +34,7 @@ events as (
 
 fifo_gross as (
 
-    -- SPOT/MARGIN: the FIFO gross of the close leg (the only leg with gross)
+    -- SPOT/MARGIN: the gross of the close leg (the only leg with gross) under the cost basis
     select account_uid, bill_id, gross
     from journal_int.int_leg_pnl
     where family = 'spot' and leg_kind = 'close'
@@ -77,7 +78,9 @@ final as (
                          end as varchar)                          as round_trip_id,
         case when events.is_flip then
             events.account_uid || ':' || events.inst_type || ':' || events.inst_id || ':'
-            || events.pos_side || ':' || cast(events.trip_after as varchar) end as next_round_trip_id
+            || events.pos_side || ':' || cast(events.trip_after as varchar) end as next_round_trip_id,
+        case when fills.inst_type in ('SPOT', 'MARGIN') then
+            (select cost_basis from journal_staging.build_settings) end as cost_basis
     from fills
     left join events
         on events.account_uid = fills.account_uid and events.bill_id = fills.bill_id

@@ -1,9 +1,9 @@
 -- grain: one row per open position: account_uid × inst_type × inst_id × pos_side
 -- materialized: table
--- depends_on: journal.round_trips, journal_int.int_leg_pnl, journal_int.int_spot_lots_matched, journal_staging.stg_okx__positions
--- description: Positions open at the end of the data: the open round trip of each book (size, FIFO cost of the remaining lots for SPOT/MARGIN, average entry for derivatives, realised P&L so far), joined with OKX's latest positions snapshot of the account (mark price, unrealised P&L). A position only in the snapshot (opened before the fill history) has source 'snapshot'.
+-- depends_on: journal.round_trips, journal_int.int_leg_pnl, journal_int.int_spot_lots, journal_staging.stg_okx__positions
+-- description: Positions open at the end of the data: the open round trip of each book (size, cost of the remaining lots for SPOT/MARGIN under the journal's cost basis, average entry for derivatives, realised P&L so far), joined with OKX's latest positions snapshot of the account (mark price, unrealised P&L). A position only in the snapshot (opened before the fill history) has source 'snapshot'.
 -- column size: absolute open size (base ccy for SPOT/MARGIN, contracts for derivatives)
--- column avg_entry_px: SPOT/MARGIN: FIFO average cost of the remaining lots; derivatives: size-weighted average opening price of the trip (display precision)
+-- column avg_entry_px: SPOT/MARGIN: average cost of the lots left under the cost basis (cost_basis); derivatives: size-weighted average opening price of the trip (display precision)
 -- column realized_net_pnl: net P&L realised so far in the open trip (partial closes, fees, funding, interest), in pnl_ccy
 -- column okx_upl: unrealised P&L reported by OKX in the latest snapshot (in okx_ccy)
 -- column source: journal (from fills), snapshot (only in the positions snapshot), both
@@ -16,22 +16,17 @@ with trips as (
 
 spot_lots as (
 
-    select
-        account_uid, inst_type, inst_id, direction, bill_id, px, leg_qty,
-        sum(leg_qty) over (
-            partition by account_uid, inst_type, inst_id, direction
-            order by event_at, bill_seq, bill_id
-            rows between unbounded preceding and current row
-        )                                                         as cum_end
+    select account_uid, inst_type, inst_id, direction, bill_id, px, leg_qty
     from journal_int.int_leg_pnl
     where family = 'spot' and leg_kind = 'open'
 
 ),
 
-spot_closed as (
+spot_taken as (
 
-    select account_uid, inst_type, inst_id, direction, max(boundary) as total_closed
-    from journal_int.int_spot_lots_matched
+    -- what the closes took from each lot, under the journal's cost basis
+    select account_uid, inst_type, inst_id, direction, lot_bill_id, sum(qty) as taken
+    from journal_int.int_spot_lots
     group by all
 
 ),
@@ -40,18 +35,16 @@ spot_remaining as (
 
     select
         spot_lots.account_uid, spot_lots.inst_type, spot_lots.inst_id,
-        sum(spot_lots.px * (spot_lots.cum_end - greatest(spot_lots.cum_end - spot_lots.leg_qty,
-                                                         coalesce(spot_closed.total_closed, 0))))
-                                                                  as remaining_cost,
-        sum(spot_lots.cum_end - greatest(spot_lots.cum_end - spot_lots.leg_qty,
-                                         coalesce(spot_closed.total_closed, 0))) as remaining_qty
+        sum(spot_lots.px * (spot_lots.leg_qty - coalesce(spot_taken.taken, 0))) as remaining_cost,
+        sum(spot_lots.leg_qty - coalesce(spot_taken.taken, 0))   as remaining_qty
     from spot_lots
-    left join spot_closed
-        on spot_closed.account_uid = spot_lots.account_uid
-        and spot_closed.inst_type = spot_lots.inst_type
-        and spot_closed.inst_id = spot_lots.inst_id
-        and spot_closed.direction = spot_lots.direction
-    where spot_lots.cum_end > coalesce(spot_closed.total_closed, 0)
+    left join spot_taken
+        on spot_taken.account_uid = spot_lots.account_uid
+        and spot_taken.inst_type = spot_lots.inst_type
+        and spot_taken.inst_id = spot_lots.inst_id
+        and spot_taken.direction = spot_lots.direction
+        and spot_taken.lot_bill_id = spot_lots.bill_id
+    where spot_lots.leg_qty > coalesce(spot_taken.taken, 0)
     group by all
 
 ),
@@ -72,7 +65,8 @@ journal_positions as (
                        / cast(spot_remaining.remaining_qty as double) as decimal(38, 12))
              else trips.entry_px end                              as avg_entry_px,
         trips.net_pnl                                             as realized_net_pnl,
-        trips.pnl_ccy
+        trips.pnl_ccy,
+        trips.cost_basis
     from trips
     left join spot_remaining
         on spot_remaining.account_uid = trips.account_uid
@@ -112,6 +106,7 @@ final as (
         coalesce(j.avg_entry_px, cast(s.avg_px as decimal(38, 12))) as avg_entry_px,
         j.realized_net_pnl,
         j.pnl_ccy,
+        j.cost_basis,
         s.snapshot_at,
         s.pos                                                     as okx_pos,
         s.avg_px                                                  as okx_avg_px,

@@ -3,6 +3,7 @@
 -- depends_on: journal.daily_pnl, journal.round_trips
 -- description: Realised P&L per instrument (sum of journal.daily_pnl) with its round trips: count, win rate, average holding time, fee and funding drag. net_pnl = gross_pnl + fees + funding + interest.
 -- column net_pnl: gross_pnl + fees + funding + interest
+-- column cost_basis: SPOT/MARGIN rows: the cost-basis method their gross P&L was matched with (fifo, lifo, hifo, average); NULL for derivatives
 -- column win_rate: winning closed round trips / closed round trips
 -- column avg_holding_seconds: average holding time of closed round trips, in seconds
 -- column cost_share_of_gross: -(fees + funding + interest) / gross_pnl, when gross_pnl > 0
@@ -31,7 +32,8 @@ totals as (
     select
         account_uid, inst_type, inst_id, pnl_ccy,
         sum(gross_pnl) as gross_pnl, sum(fees) as fees, sum(funding) as funding,
-        sum(interest) as interest, sum(net_pnl) as net_pnl, sum(fill_count) as fill_count
+        sum(interest) as interest, sum(net_pnl) as net_pnl, sum(fill_count) as fill_count,
+        cost_basis
     from daily
     group by all
 
@@ -61,7 +63,8 @@ final as (
             cast(trips.wins / trips.round_trips_closed as decimal(38, 12)) end as win_rate,
         case when trips.round_trips_closed > 0 then
             cast(trips.holding_seconds_total // trips.round_trips_closed as bigint) end
-                                                                  as avg_holding_seconds
+                                                                  as avg_holding_seconds,
+        totals.cost_basis
     from totals
     left join trips
         on trips.account_uid = totals.account_uid

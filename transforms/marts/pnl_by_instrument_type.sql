@@ -7,6 +7,7 @@
 -- column funding: funding (type 8)
 -- column interest: interest (type 7)
 -- column net_pnl: gross_pnl + fees + funding + interest
+-- column cost_basis: SPOT/MARGIN rows: the cost-basis method their gross P&L was matched with (fifo, lifo, hifo, average); NULL for derivatives
 -- column costs: fees + funding + interest
 -- column cost_share_of_gross: -costs / gross_pnl, when gross_pnl > 0 (share of the gross eaten by costs)
 -- column round_trips_closed: closed round trips
@@ -38,7 +39,8 @@ totals as (
         sum(net_pnl)                                              as net_pnl,
         sum(fill_count)                                           as fill_count,
         min(day)                                                  as first_day,
-        max(day)                                                  as last_day
+        max(day)                                                  as last_day,
+        cost_basis
     from daily
     group by all
 
@@ -62,7 +64,8 @@ final as (
         coalesce(trips.round_trips_closed, 0)                     as round_trips_closed,
         cast(totals.fill_count as bigint)                         as fill_count,
         totals.first_day,
-        totals.last_day
+        totals.last_day,
+        totals.cost_basis
     from totals
     left join trips
         on trips.account_uid = totals.account_uid

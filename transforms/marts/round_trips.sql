@@ -1,7 +1,7 @@
 -- grain: one row per round trip: account_uid × inst_type × inst_id × pos_side, from flat to flat
 -- materialized: table
 -- depends_on: journal_int.int_leg_pnl, journal_int.int_bill_attributions
--- description: One row per position cycle, from flat to flat (a flip closes one trip and opens the next with the remainder). SPOT/MARGIN: cycles of the FIFO book per account × inst_type × inst_id. Derivatives: per account × inst_type × inst_id × pos_side. Money in pnl_ccy; net_pnl = gross_pnl + fees + funding + interest.
+-- description: One row per position cycle, from flat to flat (a flip closes one trip and opens the next with the remainder). SPOT/MARGIN: cycles of the book per account × inst_type × inst_id (lots matched under the journal's cost basis, column cost_basis). Derivatives: per account × inst_type × inst_id × pos_side. Money in pnl_ccy; net_pnl = gross_pnl + fees + funding + interest.
 -- column round_trip_id: account_uid:inst_type:inst_id:pos_side:sequence number of the trip in its book
 -- column pos_side: long/short (hedge mode books) or net
 -- column direction: long or short
@@ -11,13 +11,14 @@
 -- column exit_px: size-weighted average price of the closing legs with a price (display precision)
 -- column max_size: largest absolute position during the trip (base ccy for SPOT/MARGIN, contracts for derivatives)
 -- column current_size: absolute position now (0 when closed)
--- column gross_pnl: realised gross P&L: FIFO for SPOT/MARGIN; Σ fill_pnl + delivery/exercise/expiry/liquidation/ADL/settlement bill pnl for derivatives
+-- column gross_pnl: realised gross P&L: lots matched under cost_basis for SPOT/MARGIN; Σ fill_pnl + delivery/exercise/expiry/liquidation/ADL/settlement bill pnl for derivatives
 -- column fees: trading fees in pnl_ccy (negative = paid), liquidation penalties included; a flip fill's fee is split by quantity
 -- column funding: funding bills (type 8) attributed to this trip
 -- column interest: MARGIN interest bills (type 7) naming this pair that fell inside the trip
 -- column net_pnl: gross_pnl + fees + funding + interest
 -- column pnl_ccy: currency of all money columns
 -- column holding_seconds: closed_at - opened_at in seconds (NULL while open)
+-- column cost_basis: SPOT/MARGIN rows: the cost-basis method their gross P&L was matched with (fifo, lifo, hifo, average); NULL for derivatives
 -- column outcome: win (net_pnl > 0), loss (< 0), breakeven (= 0); NULL while open
 with legs as (
 
@@ -50,6 +51,7 @@ trips as (
         trip_no,
         any_value(direction)                                      as direction,
         any_value(pnl_ccy)                                        as pnl_ccy,
+        any_value(cost_basis)                                     as cost_basis,
         min(event_at)                                             as opened_at,
         max(event_at) filter (where leg_kind = 'close' and size_after = 0) as closed_at,
         arg_max(size_after, (event_at, bill_seq, bill_id, leg_kind = 'open')) as last_size,
@@ -97,6 +99,7 @@ final as (
         cast(trips.gross_pnl + trips.fees + coalesce(charges.funding, 0)
              + coalesce(charges.interest, 0) as decimal(38, 18))  as net_pnl,
         trips.pnl_ccy,
+        trips.cost_basis,
         trips.closed_at is not null                               as is_closed,
         case when trips.closed_at is not null then
             cast(epoch_ms(trips.closed_at) - epoch_ms(trips.opened_at) as bigint) // 1000
