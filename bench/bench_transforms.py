@@ -4,6 +4,7 @@ The raw rows are generated inside DuckDB with SQL (seconds, not minutes), then
 ``build_journal`` runs once; wall time and peak RSS are printed.
 
     .venv/bin/python bench/bench_transforms.py [--fills 1000000] [--db PATH]
+        [--cost-basis fifo|lifo|hifo|average]
 """
 
 from __future__ import annotations
@@ -20,7 +21,11 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from okx_journal.transform import build_journal, ensure_raw_tables  # noqa: E402
+from okx_journal.transform import (  # noqa: E402
+    COST_BASIS_METHODS,
+    build_journal,
+    ensure_raw_tables,
+)
 
 INSTRUMENTS = """
     select * from (values
@@ -162,6 +167,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--fills", type=int, default=1_000_000)
     parser.add_argument("--db", type=Path, default=None)
+    parser.add_argument("--cost-basis", choices=COST_BASIS_METHODS, default="fifo")
     parser.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.generate_only:
@@ -195,10 +201,10 @@ def main() -> None:
         print(
             f"generated {counts['fills']:,} fills and {counts['bills']:,} bills in {generated:.1f} s"
         )
-        result = build_journal(con)
+        result = build_journal(con, cost_basis=args.cost_basis)
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(
-            f"build_journal: {result.seconds:.2f} s wall, peak RSS {peak_mb:.0f} MB "
+            f"build_journal ({args.cost_basis}): {result.seconds:.2f} s wall, peak RSS {peak_mb:.0f} MB "
             f"(this process: open the database + build)"
         )
         for rel in (
@@ -206,6 +212,7 @@ def main() -> None:
             "journal.round_trips",
             "journal.daily_pnl",
             "journal.reconciliation",
+            "journal.lots",
         ):
             print(f"  {rel}: {result.row_counts.get(rel, 0):,} rows")
         con.close()

@@ -272,6 +272,8 @@ def _replay_fill(r: Replay, ins: Inst, f: dict[str, Any], acct: SimAccount,
                               Fraction("0.125") * premium), ins.dp)
     else:
         rate = Fraction("0.0005") if f["execType"] == "T" else Fraction("0.0002")
+        if f["execType"] == "M" and fee > 0:  # the odd maker rebate
+            rate = Fraction("-0.00005")
         assert fee == -qf(notional(ins, n, px) * rate, ins.dp), f
     fee_close = fee if open_n == 0 else qf(Fraction(fee) * close_n / n, ins.dp)
     if life is not None and close_n:
@@ -489,9 +491,15 @@ def check_spot_and_margin(acct: SimAccount) -> None:
             assert d(b2["balChg"]) == gross + fee and d(b2["fee"]) == fee
         inv = spot_inv if f["instType"] == "SPOT" else margin_inv
         inv[f["instId"]] += sz + fee if f["side"] == "buy" else -sz
-        assert inv[f["instId"]] >= 0, "a sell not covered by earlier buys of the same book"
+        if f["instType"] == "SPOT":
+            assert inv[f["instId"]] >= 0, "a sell not covered by earlier buys of the same book"
     open_margin = {p["instId"]: d(p["pos"]) for p in acct.positions if p["instType"] == "MARGIN"}
     assert open_margin == {k: v for k, v in margin_inv.items() if v != 0}
+    for p in acct.positions:
+        if p["instType"] == "MARGIN":  # posCcy base: long, quote: short (okx-api §4.4)
+            base, quote = p["instId"].split("-")
+            short = d(p["pos"]) < 0
+            assert (p["posCcy"], p["liabCcy"]) == ((quote, base) if short else (base, quote))
 
 
 def check_derivative_bills(h: History, acct: SimAccount) -> None:
@@ -637,13 +645,17 @@ def test_events_of_the_ledger_model(history: History) -> None:
     assert {b["ccy"] for b in first} == {"USDT", "BTC", "ETH"}
     assert END - 80 * DAY == start
     assert kinds[("8", "173")] and kinds[("8", "174")] and kinds[("7", "9")]
+    interest_ccys = {b["ccy"] for b in acct.bills if b["type"] == "7"}
+    assert {"USDT", "BTC", "ETH"} <= interest_ccys, "MARGIN longs and shorts both pay interest"
     assert kinds[("3", "112")] and kinds[("3", "113")]
     assert kinds[("3", "170")] and kinds[("3", "171")] and kinds[("3", "172")]
     assert sum(v for (t, _s), v in kinds.items() if t == "5") >= 1
     assert sum(v for (t, _s), v in kinds.items() if t == "9") >= 1
     for b in acct.bills:
         if b["type"] == "7":
-            assert int(b["ts"]) % HOUR == 0 and b["instType"] == "MARGIN" and b["ccy"] == "USDT"
+            # a long borrows USDT, a short the base coin: interest in what is borrowed
+            assert int(b["ts"]) % HOUR == 0 and b["instType"] == "MARGIN"
+            assert b["ccy"] in ("USDT", b["instId"].split("-")[0])
             assert d(b["balChg"]) < 0 and d(b["interest"]) == -d(b["balChg"])
         if b["type"] == "1":
             assert b["instId"] == "" and b["from"] in ("6", "18")

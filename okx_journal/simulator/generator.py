@@ -14,8 +14,13 @@ What the account trades (about ``scale`` fills in all):
 * SPOT (~35 %): ``BTC-USDT``, ``ETH-USDT``, ``ETH-BTC``. Fees 0.1 % taker / 0.08 % maker
   in the currency received, with the odd maker rebate. A SPOT sell never exceeds what
   earlier SPOT buys of that pair delivered, so first-in-first-out lots always cover it.
-* MARGIN (~15 %): ``BTC-USDT``, ``ETH-USDT`` in cross margin, long only, bought with
-  borrowed USDT; hourly interest bills (type 7) on the borrowed amount.
+* MARGIN (~15 %): ``BTC-USDT``, ``ETH-USDT`` in cross margin, long (bought with borrowed
+  USDT) or short (base borrowed and sold, bought back later, partly or at once); hourly
+  interest bills (type 7) on what is borrowed, in the borrowed currency (USDT for a long,
+  the base coin for a short). A buy that covers a short is sized so that what it
+  receives after its base-currency fee closes the short exactly.
+* Derivative fees: 0.05 % taker / 0.02 % maker; about one maker fill in 15 of a swap or
+  future earns a rebate of 0.005 % (a positive fee).
 * SWAP (~30 %): linear ``BTC-USDT-SWAP`` and ``ETH-USDT-SWAP`` (settled in USDT) and
   inverse ``BTC-USD-SWAP`` (settled in BTC); funding every 8 h at 00:00/08:00/16:00 UTC
   on open positions; one liquidation and one auto-deleveraging (ADL).
@@ -122,7 +127,7 @@ CONVENTIONS: dict[str, Any] = {
     "option_trade_bal_chg": "-premium + fee (buy) / +premium + fee (sell)",
     "positions_history_fee": "trade fees + delivery/exercise fees (liquidation penalty in liqPenalty)",
     "spot_fee_rates": {"taker": "-0.001", "maker": "-0.0008", "maker_rebate": "0.0001"},
-    "derivative_fee_rates": {"taker": "0.0005", "maker": "0.0002"},
+    "derivative_fee_rates": {"taker": "0.0005", "maker": "0.0002", "maker_rebate": "-0.00005"},
 }
 
 D0 = Decimal(0)
@@ -135,6 +140,8 @@ DERIV_TAKER = Fraction("0.0005")
 DERIV_MAKER = Fraction("0.0002")
 _DERIV_TAKER_D = Decimal("0.0005")
 _DERIV_MAKER_D = Decimal("0.0002")
+DERIV_REBATE = Fraction("-0.00005")  # about one maker fill in 15 earns a rebate (fee > 0)
+_DERIV_REBATE_D = Decimal("-0.00005")
 OPTION_FEE = Fraction("0.0003")
 OPTION_FEE_CAP = Fraction("0.125")
 EXERCISE_FEE = Fraction("0.0002")
@@ -601,16 +608,17 @@ class _Margin:
     pos_id: str
     c_time: int
     u_time: int
-    qty: Decimal = D0
-    cost: Decimal = D0  # quote spent on the current inventory (average cost)
-    liab: Decimal = D0
-    interest: Decimal = D0
+    qty: Decimal = D0  # signed: > 0 long, < 0 short (base coin borrowed and sold)
+    cost: Decimal = D0  # quote spent on the current inventory (short: -proceeds; average cost)
+    liab: Decimal = D0  # borrowed USDT (long)
+    interest: Decimal = D0  # interest charged, in the borrowed currency
     trade_id: str = ""
+    liab_base: Decimal = D0  # borrowed base coin (short)
 
 
 _DEC_FIELDS_POS = ("qty", "open_n", "open_val", "close_n", "close_val", "open_max", "pnl",
                    "fee", "funding", "liq", "iso_bal")
-_DEC_FIELDS_MARGIN = ("qty", "cost", "liab", "interest")
+_DEC_FIELDS_MARGIN = ("qty", "cost", "liab", "interest", "liab_base")
 
 
 def _obj_to_json(o: Any) -> dict[str, Any]:
@@ -1158,7 +1166,21 @@ class _Engine:
         margin = s.inst_type == "MARGIN"
         inv = self.margin[s.inst_id].qty if margin and s.inst_id in self.margin else (
             D0 if margin else self.spot_inv.get(s.inst_id, D0))
-        stale = margin and inv > 0 and ts - self.margin[s.inst_id].c_time > 12 * HOUR
+        stale = margin and inv != 0 and ts - self.margin[s.inst_id].c_time > 12 * HOUR
+        if inv < 0:
+            # a MARGIN short: buy back (part of) it, or sell more borrowed coin
+            if stale or rng.random() < 0.5:
+                if stale or rng.random() < 0.3:
+                    self._spot_trade(s, "buy", self._cover_size(-inv), ts, "T")
+                else:
+                    part = q(-inv * Decimal(20 + int(rng.random() * 70)) / 100, 8)
+                    self._spot_trade(s, "buy", max(part, Decimal("0.00000001")), ts, self._exec())
+            else:
+                self._spot_trade(s, "sell", self._buy_size(s), ts, self._exec())
+            return
+        if margin and inv == 0 and rng.random() < 0.4:
+            self._spot_trade(s, "sell", self._buy_size(s), ts, self._exec())  # open a short
+            return
         if inv > 0 and (stale or rng.random() < 0.5):
             if stale or rng.random() < 0.3:
                 sz = inv
@@ -1168,6 +1190,21 @@ class _Engine:
             self._spot_trade(s, "sell", sz, ts, self._exec())
         else:
             self._spot_trade(s, "buy", self._buy_size(s), ts, self._exec())
+
+    @staticmethod
+    def _cover_size(short: Decimal) -> Decimal:
+        """The taker buy size that receives exactly ``short`` after its fee in base
+        (``sz + q(sz * rate) == short``); the nearest size below when none does."""
+        best = D0
+        guess = q(short / (D1 + SPOT_TAKER), DEFAULT_DP)
+        for k in range(-3, 4):
+            sz = guess + Decimal(k).scaleb(-DEFAULT_DP)
+            got = sz + q(sz * SPOT_TAKER, DEFAULT_DP)
+            if got == short:
+                return sz
+            if got < short and sz > best:
+                best = sz
+        return best
 
     def _random_deriv(self, s: Spec, ts: int) -> None:
         rng = self.rng
@@ -1319,16 +1356,24 @@ class _Engine:
                 self.margin[s.inst_id] = mg
             mg.u_time = ts
             mg.trade_id = trade_id
-            if side == "buy":
+            if side == "buy" and mg.qty < 0:  # buys back borrowed coin: repays it
+                mg.cost -= mg.cost * base_chg / -mg.qty
+                mg.qty += base_chg
+                mg.liab_base -= min(mg.liab_base, base_chg)
+            elif side == "buy":
                 mg.qty += base_chg
                 mg.cost += gross
                 mg.liab += gross
+            elif mg.qty <= 0:  # sells borrowed coin: opens or adds to a short
+                mg.qty -= sz
+                mg.cost -= gross
+                mg.liab_base += sz
             else:
                 mg.cost -= mg.cost * sz / (mg.qty) if mg.qty else D0
                 mg.qty -= sz
                 mg.liab -= min(mg.liab, quote_chg)
-                if mg.qty == 0:
-                    del self.margin[s.inst_id]
+            if mg.qty == 0:
+                del self.margin[s.inst_id]
         else:
             self.spot_inv[s.inst_id] = self.spot_inv.get(s.inst_id, D0) + (
                 base_chg if side == "buy" else -sz)
@@ -1348,13 +1393,15 @@ class _Engine:
 
     def _interest(self, ts: int) -> None:
         for mg in self.margin.values():
-            if mg.liab <= 0:
+            liab, ccy = (mg.liab, "USDT") if mg.qty > 0 else (
+                mg.liab_base, self.m.specs[("MARGIN", mg.inst_id)].base)
+            if liab <= 0:
                 continue
-            amt = q(mg.liab * HOURLY_INTEREST, DEFAULT_DP)
+            amt = q(liab * HOURLY_INTEREST, DEFAULT_DP)
             if amt <= 0:
                 continue
             mg.interest += amt
-            self._bill(ts, "7", "9", "USDT", -amt, inst_type="MARGIN", inst_id=mg.inst_id,
+            self._bill(ts, "7", "9", ccy, -amt, inst_type="MARGIN", inst_id=mg.inst_id,
                        mgn_mode="cross", interest=fmt(amt))
 
     # ---------------------------------------------------------------- derivatives
@@ -1416,10 +1463,12 @@ class _Engine:
             fee = -qx(min(OPTION_FEE * Fraction(n) * self._ctvm(s), OPTION_FEE_CAP * Fraction(premium)),
                       dp)
         elif s.kind == "inverse":
-            rate = DERIV_TAKER if exec_type == "T" else DERIV_MAKER
+            rate = DERIV_TAKER if exec_type == "T" else (
+                DERIV_REBATE if self._rebate(s, ts) else DERIV_MAKER)
             fee = -qx(self._notional(s, n, px) * rate, dp)
         else:  # linear: every factor is a terminating decimal, so Decimal is exact here
-            rate_d = _DERIV_TAKER_D if exec_type == "T" else _DERIV_MAKER_D
+            rate_d = _DERIV_TAKER_D if exec_type == "T" else (
+                _DERIV_REBATE_D if self._rebate(s, ts) else _DERIV_MAKER_D)
             fee = -q(n * s.ct_val * s.ct_mult * px * rate_d, dp)
         if s.kind == "option":
             chg = (-premium if buy else premium) + fee
@@ -1504,6 +1553,12 @@ class _Engine:
             opened = self.pos[key]
             opened.mgn_mode = mgn
             opened.iso_bal += margin_in
+
+    @staticmethod
+    def _rebate(s: Spec, ts: int) -> bool:
+        """A maker fill earns a rebate (positive fee) about once in 15, chosen by a hash of
+        instrument and time, so the choice consumes no random numbers."""
+        return zlib.crc32(f"rebate-{s.inst_id}-{ts}".encode()) % 15 == 0
 
     def _margin_mode(self, s: Spec, side_key: str, ts: int) -> str:
         """Cross or isolated for a new position life: a hash, so no random number is used."""
@@ -1693,20 +1748,25 @@ class _Engine:
             })
             positions.append(rec)
         liab_usdt = D0
+        liab_coin: dict[str, Decimal] = {}
         for mg in sorted(self.margin.values(), key=lambda x: x.c_time, reverse=True):
             s = self.m.specs[("MARGIN", mg.inst_id)]
             px, idx = self._spot_px(s, ts)
             avg = mg.cost / mg.qty if mg.qty else D0
             upl = q((idx - avg) * mg.qty, DEFAULT_DP)
+            short = mg.qty < 0
             liab_usdt += mg.liab
+            liab_coin[s.base] = liab_coin.get(s.base, D0) + mg.liab_base
             rec = dict.fromkeys(POSITION_FIELDS, "")
             rec.update({
-                "adl": "1", "availPos": fmt(mg.qty), "avgPx": fmt(q(avg, 8)), "cTime": str(mg.c_time),
+                "adl": "1", "availPos": fmt(abs(mg.qty)), "avgPx": fmt(q(avg, 8)), "cTime": str(mg.c_time),
                 "ccy": "USDT", "closeOrderAlgo": [], "idxPx": fmt(idx), "instId": mg.inst_id,
                 "instType": "MARGIN", "interest": fmt(mg.interest), "last": fmt(px), "lever": "3",
-                "liab": fmt(-q(mg.liab, 8)), "liabCcy": "USDT", "markPx": fmt(idx),
-                "mgnMode": "cross", "notionalUsd": fmt(q(mg.qty * idx, 2)), "pos": fmt(mg.qty),
-                "posCcy": s.base, "posId": mg.pos_id, "posSide": "net", "tradeId": mg.trade_id,
+                "liab": fmt(-q(mg.liab_base if short else mg.liab, 8)),
+                "liabCcy": s.base if short else "USDT", "markPx": fmt(idx),
+                "mgnMode": "cross", "notionalUsd": fmt(q(abs(mg.qty) * idx, 2)), "pos": fmt(mg.qty),
+                "posCcy": s.quote if short else s.base, "posId": mg.pos_id, "posSide": "net",
+                "tradeId": mg.trade_id,
                 "uTime": str(mg.u_time), "upl": fmt(upl), "uplLastPx": fmt(upl), "usdPx": "1",
             })
             positions.append(rec)
@@ -1716,7 +1776,7 @@ class _Engine:
         for ccy in sorted(self.bal):
             cash = self.bal[ccy]
             upl = upl_by_ccy.get(ccy, D0)
-            liab = q(liab_usdt, 8) if ccy == "USDT" else D0
+            liab = q(liab_usdt, 8) if ccy == "USDT" else q(liab_coin.get(ccy, D0), 8)
             iso = iso_by_ccy.get(ccy, D0)
             eq = cash + iso + upl
             if cash == 0 and eq == 0:
