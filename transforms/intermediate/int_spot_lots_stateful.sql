@@ -11,11 +11,12 @@
 -- lifo: the newest lot held first. hifo: the highest lot price first, equal prices the
 -- older lot first. Short books (MARGIN: a sell that opens a short position is a lot of
 -- borrowed base, a buy closes it) follow the same rules on their lots' prices.
--- average: the sale takes from every lot held a share proportional to its remaining
--- quantity, so its cost is the weighted average cost of the whole holding. Shares are
--- rounded to 12 decimals (the quantities' scale); the held lot with the most left (then
--- the newest) takes the rounding remainder, so the shares add up to the sale exactly, and
--- a sale of the whole holding takes every lot whole. Costs and gross are exact DECIMAL:
+-- average: the sale takes from every lot held a share proportional to what is left of
+-- it, so its cost is the weighted average cost of the whole holding. Shares are rounded
+-- to 12 decimals (the quantities' scale) cumulatively in purchase order: with H held,
+-- C_i what the lots up to lot i hold and q the sale, lot i gives
+-- round(q × C_i / H) - round(q × C_(i-1) / H), so the shares add up to q exactly, and a
+-- sale of the whole holding takes every lot whole. Costs and gross are exact DECIMAL:
 -- gross = (close px - lot px) × qty for long lots, (lot px - close px) × qty for short.
 -- Once a trip is flat, every method has taken every lot whole: gross P&L per trip is the
 -- same under all methods.
@@ -25,7 +26,7 @@ with recursive settings as (
 
 ),
 
-legs as (
+legs as materialized (
 
     select
         legs.account_uid,
@@ -39,6 +40,7 @@ legs as (
         legs.px,
         legs.pnl_ccy,
         cast(legs.leg_qty as decimal(38, 12))                     as leg_qty,
+        cast(legs.size_after as decimal(38, 12))                  as size_after,
         settings.cost_basis,
         dense_rank() over (
             order by legs.account_uid, legs.inst_type, legs.inst_id, legs.trip_no
@@ -46,7 +48,12 @@ legs as (
         row_number() over (
             partition by legs.account_uid, legs.inst_type, legs.inst_id, legs.trip_no
             order by legs.event_at, legs.bill_seq, legs.bill_id
-        )                                                         as seq
+        )                                                         as seq,
+        count(*) filter (where legs.leg_kind = 'close') over (
+            partition by legs.account_uid, legs.inst_type, legs.inst_id, legs.trip_no
+            order by legs.event_at, legs.bill_seq, legs.bill_id
+            rows between unbounded preceding and 1 preceding
+        )                                                         as closes_before
     from journal_int.int_trip_legs as legs
     cross join settings
     where legs.family = 'spot' and legs.leg_kind in ('open', 'close')
@@ -54,7 +61,7 @@ legs as (
 
 ),
 
-lots as (
+lots as materialized (
 
     select
         trip_key,
@@ -63,6 +70,8 @@ lots as (
         event_at                                                  as lot_at,
         px                                                        as lot_px,
         leg_qty                                                   as lot_qty,
+        -- closes of the trip before this lot: it is held from close acquired_before + 1 on
+        cast(closes_before as bigint)                             as acquired_before,
         -- the order a sale takes lots in (average: only the remainder's tie-break)
         row_number() over (
             partition by trip_key
@@ -74,7 +83,7 @@ lots as (
 
 ),
 
-closes as (
+closes as materialized (
 
     select
         trip_key,
@@ -90,24 +99,44 @@ closes as (
         event_at                                                  as closed_at,
         px                                                        as close_px,
         leg_qty                                                   as close_qty,
+        -- what the trip holds before this close (the held lots add up to it)
+        leg_qty + size_after                                      as held_qty,
         row_number() over (partition by trip_key order by seq)    as close_no
     from legs
     where leg_kind = 'close'
 
 ),
 
+entering as materialized (
+
+    -- what the state rows of step k (matching.close_no = k) become in step k + 1, on the
+    -- key (trip_key, from_seq, step): a held lot carries itself (step -1); the trip's
+    -- driver row (lot_seq 0) carries itself and brings in the lots bought between close
+    -- k and close k + 1 (step k), so a lot enters the walk only once it is held
+    select trip_key, lot_seq as from_seq, -1 as step, lot_seq, prio,
+           cast(null as decimal(38, 12)) as fresh_qty
+    from lots
+    union all
+    select trip_key, 0 as from_seq, acquired_before as step, lot_seq, prio, lot_qty
+    from lots
+    union all
+    select trip_key, 0 as from_seq, close_no - 1 as step, 0 as lot_seq, 0 as prio,
+           cast(0 as decimal(38, 12)) as fresh_qty
+    from closes
+
+),
+
 matching (trip_key, close_no, lot_seq, prio, remaining, taken) as (
 
-    -- before the first close: every lot of a trip that has one, whole
-    select
-        lots.trip_key,
+    -- one driver row per trip with a close; lots come in through it
+    select distinct
+        trip_key,
         cast(0 as bigint),
-        lots.lot_seq,
-        lots.prio,
-        lots.lot_qty,
+        cast(0 as bigint),
+        cast(0 as bigint),
+        cast(0 as decimal(38, 12)),
         cast(0 as decimal(38, 12))
-    from lots
-    where lots.trip_key in (select trip_key from closes)
+    from closes
 
     union all
 
@@ -131,52 +160,65 @@ matching (trip_key, close_no, lot_seq, prio, remaining, taken) as (
                 when not held then 0
                 when cost_basis <> 'average' then
                     greatest(0, least(remaining, close_qty - (cum_held - remaining)))
-                when close_qty = total_held then remaining
-                when takes_remainder then
-                    close_qty - (sum(share) over (partition by trip_key) - share)
-                else share
+                when close_qty = held_qty then remaining
+                else
+                    -- round(q × C_i / H) - round(q × C_(i-1) / H): telescopes to q
+                    case when cum_held = held_qty then close_qty
+                         else cast(cast(close_qty as double) * cast(cum_held as double)
+                                   / cast(held_qty as double) as decimal(38, 12)) end
+                    - cast(cast(close_qty as double) * cast(cum_held - remaining as double)
+                           / cast(held_qty as double) as decimal(38, 12))
             end as decimal(38, 12))                               as taken
         from (
 
             select
                 *,
-                case when held then cast(
-                    cast(close_qty as double) * cast(remaining as double)
-                    / cast(total_held as double) as decimal(38, 12))
-                    else cast(0 as decimal(38, 12)) end           as share,
-                held and row_number() over (
-                    partition by trip_key
-                    order by held desc, remaining desc, lot_seq desc
-                ) = 1                                             as takes_remainder
+                sum(case when held then remaining else 0 end) over (
+                    partition by trip_key order by prio
+                    rows between unbounded preceding and current row
+                )                                                 as cum_held
             from (
 
+                -- the big tables on the left, the step's rows on the right: the hash
+                -- tables are built on the few rows of the step, not on closes and lots
+                -- again at every step
                 select
-                    matching.trip_key,
-                    closes.close_no,
-                    matching.lot_seq,
-                    matching.prio,
-                    matching.remaining,
-                    closes.close_qty,
-                    closes.cost_basis,
-                    matching.lot_seq < closes.close_seq           as held,
-                    sum(case when matching.lot_seq < closes.close_seq
-                             then matching.remaining else 0 end) over (
-                        partition by matching.trip_key order by matching.prio
-                        rows between unbounded preceding and current row
-                    )                                             as cum_held,
-                    sum(case when matching.lot_seq < closes.close_seq
-                             then matching.remaining else 0 end) over (
-                        partition by matching.trip_key
-                    )                                             as total_held
-                from matching
-                inner join closes
-                    on closes.trip_key = matching.trip_key
-                    and closes.close_no = matching.close_no + 1
-                where matching.remaining > 0
+                    state.trip_key,
+                    state.close_no,
+                    entering.lot_seq,
+                    entering.prio,
+                    coalesce(entering.fresh_qty, state.remaining) as remaining,
+                    state.close_qty,
+                    state.held_qty,
+                    state.cost_basis,
+                    entering.lot_seq > 0                          as held
+                from entering
+                inner join (
 
-            ) as held_lots
+                    select
+                        matching.trip_key,
+                        matching.lot_seq,
+                        matching.remaining,
+                        closes.close_no,
+                        closes.close_qty,
+                        closes.held_qty,
+                        closes.cost_basis,
+                        case when matching.lot_seq = 0
+                             then matching.close_no else -1 end   as step
+                    from closes
+                    inner join matching
+                        on closes.trip_key = matching.trip_key
+                        and closes.close_no = matching.close_no + 1
+                    where matching.remaining > 0 or matching.lot_seq = 0
 
-        ) as shared
+                ) as state
+                    on entering.trip_key = state.trip_key
+                    and entering.from_seq = state.lot_seq
+                    and entering.step = state.step
+
+            ) as stepped
+
+        ) as held_lots
 
     ) as taken_lots
 
@@ -186,7 +228,7 @@ pieces as (
 
     select trip_key, close_no, lot_seq, taken as qty
     from matching
-    where close_no > 0 and taken > 0
+    where close_no > 0 and lot_seq > 0 and taken > 0
 
 ),
 
