@@ -913,7 +913,7 @@ def _refresh(
     hold.
     """
     from okx_journal import freshness
-    from okx_journal.transform import build_journal, transform_files
+    from okx_journal.transform import build_journal, ensure_raw_tables, transform_files
 
     mark = time.monotonic()
     files = transform_files()
@@ -922,6 +922,7 @@ def _refresh(
     frames: list[tuple[str, Any]] = []
     run_checks = opts.checks != "off"
     with _duckdb(db_path, read_only=False) as con:
+        ensure_raw_tables(con)  # as the build would: an empty table is not a change later
         if run_checks:
             from okx_journal.checks import frame_id, frame_inputs, load_suites
 
