@@ -60,7 +60,9 @@ __all__ = [
     "results_path",
     "run_checks",
     "run_checks_after_sync",
+    "combine",
     "warm_up",
+    "write_results",
 ]
 
 CHECK_MODES = ("off", "warn", "fail")
@@ -376,12 +378,33 @@ def run_checks(
         ran=ran,
     )
     if write_json:
-        report.json_path = results_path(db_path)
-        payload = report.to_dict()
-        payload["checked_at"] = now.isoformat()
-        payload["json_path"] = str(report.json_path)
-        report.json_path.write_text(json.dumps(payload, indent=2, default=_json_default))
+        write_results(report, now)
     return report
+
+
+def write_results(report: CheckReport, now: dt.datetime | None = None) -> None:
+    """Writes the full results to ``<db>.checks.json`` (and sets ``json_path``)."""
+    report.json_path = results_path(report.db_path)
+    payload = report.to_dict()
+    payload["checked_at"] = (now or dt.datetime.now(dt.UTC)).isoformat()
+    payload["json_path"] = str(report.json_path)
+    report.json_path.write_text(json.dumps(payload, indent=2, default=_json_default))
+
+
+def combine(reports: Sequence[CheckReport]) -> CheckReport:
+    """One report of several runs over the same database (suites in the given order);
+    its ``seconds`` is the longest run's (they may have run side by side)."""
+    if not reports:
+        raise ValueError("no report to combine")
+    out = CheckReport(db_path=reports[0].db_path, suites=[], outcomes=[],
+                      seconds=max(r.seconds for r in reports))
+    for report in reports:
+        out.suites.extend(report.suites)
+        out.outcomes.extend(report.outcomes)
+        out.frames.extend(report.frames)
+        out.computed_from.update(report.computed_from)
+        out.ran.extend(report.ran)
+    return out
 
 
 def run_checks_after_sync(
@@ -393,6 +416,7 @@ def run_checks_after_sync(
     previous: Mapping[str, tuple[Mapping[str, str], Sequence[Mapping[str, Any]], Mapping[str, Any]]]
     | None = None,
     on_report: Callable[[CheckReport], None] | None = None,
+    report: CheckReport | None = None,
 ) -> CheckReport | None:
     """The checks a sync runs at its end, by mode (``okx_journal.checks``).
 
@@ -401,14 +425,16 @@ def run_checks_after_sync(
     ``fail``: the same, then raises ``DataCheckFailed`` (exit 5) when one fails.
     ``inputs`` and ``previous``: as for ``run_checks`` (frames whose inputs did not
     change keep their last results). ``on_report`` receives the report before a
-    failure is raised.
+    failure is raised. ``report``: the checks already run (by the caller, in parts),
+    reported and raised for here.
     """
     mode = mode.strip().lower()
     if mode not in CHECK_MODES:
         raise ConfigError(f"okx_journal.checks must be one of {', '.join(CHECK_MODES)}, not {mode!r}")
     if mode == "off":
         return None
-    report = run_checks(db_path, inputs=inputs, previous=previous)
+    if report is None:
+        report = run_checks(db_path, inputs=inputs, previous=previous)
     if on_report is not None:
         on_report(report)
     if report.ok:
