@@ -42,7 +42,7 @@ from sources.okx.errors import (
     error_for,
     one_line,
 )
-from sources.okx.ratelimit import RateLimiter
+from sources.okx.ratelimit import RateLimiter, Slot
 from sources.okx.signing import okx_timestamp, sign
 from sources.okx.sites import is_official
 
@@ -393,10 +393,11 @@ class OkxClient:
         resynced = False
         attempt = 0
         while True:
-            self._wait_for_limit(limiter_key)
+            slot = self._wait_for_limit(limiter_key)
             try:
                 response = self._send(method, url, path, content, headers, private)
             except httpx.TransportError as exc:
+                self._limiter.release(limiter_key, slot)
                 error = self._transport_error(exc, attempt)
                 if isinstance(exc, httpx.ConnectError) and not self._ever_connected:
                     raise error from None
@@ -405,6 +406,7 @@ class OkxClient:
                 self._backoff(limiter_key, attempt, rate_limited=False)
                 attempt += 1
                 continue
+            self._limiter.release(limiter_key, slot)
             self._ever_connected = True
             try:
                 return self._parse(response)
@@ -521,13 +523,14 @@ class OkxClient:
                     text = text.replace(secret, "***")
         return text
 
-    def _wait_for_limit(self, key: str) -> None:
-        waited = self._limiter.acquire(key, on_wait=self.on_wait)
+    def _wait_for_limit(self, key: str) -> Slot | None:
+        waited, slot = self._limiter.reserve(key, on_wait=self.on_wait)
         if waited > 0:
             with self._stats_lock:
                 self.stats.rate_limit_wait_seconds += waited
                 by_endpoint = self.stats.rate_limit_wait_by_endpoint
                 by_endpoint[key] = by_endpoint.get(key, 0.0) + waited
+        return slot
 
     def _backoff(self, key: str, attempt: int, *, rate_limited: bool) -> None:
         ceiling = min(self._backoff_cap, self._backoff_base * (2**attempt))
