@@ -3,7 +3,10 @@ time, default checks) against the rate-limited simulator (not a test).
 
 Usage::
 
-    .venv/bin/python bench/bench_first_minute.py [--fills 3000] [--runs 3]
+    .venv/bin/python bench/bench_first_minute.py [--fills 3000] [--runs 3] [--code DIR]
+
+``--code DIR`` runs the CLI of another checkout (``git archive <commit> | tar -x -C DIR``)
+with this virtualenv, for a before/after comparison on the same machine and load.
 
 Measures the first sync of a small account (its ledger, positions, instruments and
 funding account) and then syncs with nothing new. The *floor* of a run is computed from
@@ -49,7 +52,8 @@ def floor_of(requests: dict[str, int]) -> tuple[float, str, dict[str, float]]:
     return per_key.get(slowest, 0.0), slowest, per_key
 
 
-def sync(db: Path, sim: Simulator, acc: Any, home: Path) -> dict[str, Any]:
+def sync(db: Path, sim: Simulator, acc: Any, home: Path, code: Path | None = None) -> dict[str, Any]:
+    cli = [str(CLI)] if code is None else [sys.executable, "-m", "okx_journal.cli"]
     env = {
         **os.environ,
         "OKX_API_KEY": acc.api_key,
@@ -57,12 +61,13 @@ def sync(db: Path, sim: Simulator, acc: Any, home: Path) -> dict[str, Any]:
         "OKX_API_PASSPHRASE": acc.passphrase,
         "OKX_JOURNAL_HOME": str(home),
         "RUNTIME__DLTHUB_TELEMETRY": "false",
+        **({"PYTHONPATH": str(code)} if code is not None else {}),
     }
     sim.stats.reset()
     started = time.perf_counter()
     proc = subprocess.run(
-        [str(CLI), "--db", str(db), "sync", "--base-url", sim.url, "--json"],
-        cwd=db.parent, env=env, capture_output=True, text=True, timeout=1800,
+        [*cli, "--db", str(db), "sync", "--base-url", sim.url, "--json"],
+        cwd=db.parent if code is None else code, env=env, capture_output=True, text=True, timeout=1800,
     )
     wall = time.perf_counter() - started
     if proc.returncode not in (0, 5):
@@ -90,19 +95,21 @@ def main() -> None:
     parser.add_argument("--fills", type=int, default=3000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--code", type=Path, default=None)
     args = parser.parse_args()
     history = generate_history(seed=args.seed, scale=args.fills)
     acc = history.accounts[0]
     with tempfile.TemporaryDirectory() as tmp, Simulator(history, rate_limits=True) as sim:
         db = Path(tmp) / "okx.duckdb"
-        first = sync(db, sim, acc, Path(tmp) / "home")
+        first = sync(db, sim, acc, Path(tmp) / "home", args.code)
         time.sleep(2.5)  # a cron interval later: every rate-limit window has passed
         again = []
         for _ in range(args.runs):
-            again.append(sync(db, sim, acc, Path(tmp) / "home"))
+            again.append(sync(db, sim, acc, Path(tmp) / "home", args.code))
             time.sleep(2.5)
     result = {
         "bench": "first_minute",
+        "code": str(args.code) if args.code else "this checkout",
         "fills": len(acc.fills), "bills": len(acc.bills),
         "positions_history": len(acc.positions_history),
         "first_sync": first,
