@@ -215,6 +215,10 @@ class TransformFile:
     sql: str
     materialized: str = "view"
     depends_on: tuple[str, ...] = ()
+    #: raw tables (``okx_raw`` names, without the schema) the statement reads
+    raw_inputs: tuple[str, ...] = ()
+    #: the statement reads ``journal_staging.build_settings`` (the cost basis)
+    reads_settings: bool = False
     grain: str = ""
     description: str = ""
     column_comments: Mapping[str, str] = field(default_factory=dict)
@@ -265,6 +269,7 @@ class BuildResult:
 
 _HEADER = re.compile(r"^\s*--\s*(?P<key>[a-z_]+(?: [A-Za-z0-9_]+)?)\s*:\s*(?P<value>.*?)\s*$")
 _RELATION_REF = re.compile(r"\b(journal_staging|journal_int|journal)\.([a-z0-9_]+)\b")
+_RAW_REF = re.compile(r"\b" + RAW_SCHEMA + r"\.\"?([a-z0-9_]+)\b")
 
 
 def _quote(text: str) -> str:
@@ -316,6 +321,8 @@ def parse_transform_file(path: Path, layer: str) -> TransformFile:
     if materialized not in ("view", "table"):
         raise TransformError(f"{path}: materialized must be view or table, not {materialized!r}")
     normalised = tuple(sorted({d for d in map(_normalise_dependency, deps) if d is not None}))
+    raw_inputs = {d.partition(".")[2].strip() for d in deps if d.partition(".")[0].strip() == RAW_SCHEMA}
+    raw_inputs |= set(_RAW_REF.findall(_strip_comments(body)))
     tf = TransformFile(
         path=path,
         layer=layer,
@@ -323,6 +330,8 @@ def parse_transform_file(path: Path, layer: str) -> TransformFile:
         sql=body,
         materialized=materialized,
         depends_on=normalised,
+        raw_inputs=tuple(sorted(raw_inputs)),
+        reads_settings=SETTINGS_RELATION in _strip_comments(body),
         grain=headers.get("grain", ""),
         description=headers.get("description", ""),
         column_comments=columns,
@@ -415,15 +424,20 @@ def build_journal(
     con_or_path: duckdb.DuckDBPyConnection | str | Path,
     transforms_dir: Path | str | None = None,
     *,
+    only: Iterable[str] | None = None,
     cost_basis: str = "fifo",
 ) -> BuildResult:
-    """Builds every journal relation in one transaction.
+    """Builds every journal relation (or the ``only`` ones) in one transaction.
 
     Args:
         con_or_path: an open DuckDB connection (not inside a transaction), or a database
             file path that is opened and closed here.
         transforms_dir: the ``transforms/`` folder; default: the repository's.
+        only: ``schema.name`` of the relations to build (in dependency order); the
+            others are left as they are. None builds them all.
         cost_basis: how SPOT and MARGIN lots are matched (one of ``COST_BASIS_METHODS``).
+            The relations that read it (``reads_settings``) must be in ``only`` when it
+            changed: their freshness keys include it.
 
     Returns:
         What was built and how long it took.
@@ -436,17 +450,22 @@ def build_journal(
             f"cost basis {cost_basis!r} is not one of {', '.join(COST_BASIS_METHODS)}"
         )
     files = transform_files(transforms_dir)
+    # what no file builds any more is dropped, whatever part of the journal is built
+    keep = {tf.relation for tf in files} | {SETTINGS_RELATION}
+    if only is not None:
+        wanted = set(only)
+        files = [tf for tf in files if tf.relation in wanted]
     if isinstance(con_or_path, (str, Path)):
         con = duckdb.connect(str(con_or_path))
         try:
-            return _build(con, files, cost_basis)
+            return _build(con, files, cost_basis, keep)
         finally:
             con.close()
-    return _build(con_or_path, files, cost_basis)
+    return _build(con_or_path, files, cost_basis, keep)
 
 
 def _build(
-    con: duckdb.DuckDBPyConnection, files: list[TransformFile], cost_basis: str
+    con: duckdb.DuckDBPyConnection, files: list[TransformFile], cost_basis: str, keep: set[str]
 ) -> BuildResult:
     started = time.perf_counter()
     for tf in files:
@@ -456,7 +475,7 @@ def _build(
     previous_threshold = _setting(con, "asof_loop_join_threshold")
     con.execute("SET asof_loop_join_threshold = 0")
     try:
-        created, row_counts = _build_in_transaction(con, files, cost_basis)
+        created, row_counts = _build_in_transaction(con, files, cost_basis, keep)
     finally:
         if previous_threshold is not None:
             con.execute(f"SET asof_loop_join_threshold = {int(previous_threshold)}")
@@ -469,7 +488,7 @@ def _build(
 
 
 def _build_in_transaction(
-    con: duckdb.DuckDBPyConnection, files: list[TransformFile], cost_basis: str
+    con: duckdb.DuckDBPyConnection, files: list[TransformFile], cost_basis: str, keep: set[str]
 ) -> tuple[list[str], dict[str, int]]:
     con.execute("BEGIN TRANSACTION")
     current: TransformFile | None = None
@@ -489,7 +508,7 @@ def _build_in_transaction(
                 for stmt in tf.comment_statements():
                     con.execute(stmt)
         current = None
-        _drop_stale_relations(con, {tf.relation for tf in files} | {SETTINGS_RELATION})
+        _drop_stale_relations(con, keep)
         row_counts = {
             tf.relation: _fetch_count(con, tf.relation)
             for tf in files
