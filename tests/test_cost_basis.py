@@ -310,3 +310,50 @@ def test_relations_no_longer_built_are_dropped_on_rebuild(tmp_path: Path) -> Non
         ).fetchall()
     }
     connection.close()
+
+
+def test_sync_with_another_method_rebuilds_what_reads_it_and_nothing_else(tmp_path: Path) -> None:
+    import time
+
+    from okx_journal.freshness import SNAPSHOT_TABLES
+    from okx_journal.simulator import Simulator, generate_history
+    from okx_journal.sync import SyncOptions, SyncSummary, run_sync
+    from okx_journal.transform import transform_files
+    from sources.okx.credentials import OkxCredentials
+
+    anchor = 1_764_547_200_000 + 3 * 3_600_000 + 12_345
+    history = generate_history(seed=31, scale=80, days=5, end_ms=anchor)
+    acc = history.accounts[0]
+    db = tmp_path / "okx.duckdb"
+    # what reads the method, and what is built from it or from a snapshot table
+    reading: set[str] = set()
+    snapshot: set[str] = set()
+    for tf in transform_files():
+        if tf.reads_settings or set(tf.depends_on) & reading:
+            reading.add(tf.relation)
+        if set(tf.raw_inputs) & SNAPSHOT_TABLES or set(tf.depends_on) & snapshot:
+            snapshot.add(tf.relation)
+    assert {"journal.lots", "journal.round_trips", "journal_int.int_spot_lots"} <= reading
+
+    def sync(sim: Simulator, method: str) -> SyncSummary:
+        return run_sync(SyncOptions(
+            db_path=db, credentials=OkxCredentials(acc.api_key, acc.secret, acc.passphrase),
+            base_url=sim.url, rate_limits=False, quiet=True, checks="off",
+            ledger_export=False, remember_site=False, cost_basis=method,
+        ))
+
+    offset = anchor + 60_000 - int(time.time() * 1000)
+    with Simulator(history, rate_limits=False, clock_offset_ms=offset) as sim:
+        sync(sim, "fifo")
+        switched = sync(sim, "average")
+        again = sync(sim, "average")
+    assert set(switched.journal_rebuilt) == reading | snapshot
+    assert not set(again.journal_rebuilt) & (reading - snapshot)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        methods = con.execute(
+            "select distinct cost_basis from journal.round_trips where inst_type in ('SPOT', 'MARGIN')"
+        ).fetchall()
+        assert methods == [("average",)]
+    finally:
+        con.close()
