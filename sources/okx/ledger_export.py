@@ -307,6 +307,8 @@ class LedgerExport:
         wait_s: How long ``finish`` waits for files still being prepared.
         log: Progress lines.
         poll_s: Seconds between two looks at a quarter being prepared.
+        on_downloaded: Called with each file once downloaded, before its import (the
+            sync asks for the USD prices of its hours then).
     """
 
     def __init__(
@@ -323,6 +325,7 @@ class LedgerExport:
         log: Callable[[str], None] | None = None,
         poll_s: float = 1.0,
         download_timeout_s: float = 300.0,
+        on_downloaded: Callable[[Path], None] | None = None,
     ) -> None:
         self.client = client
         self.uid = uid
@@ -335,6 +338,7 @@ class LedgerExport:
         self.log = log
         self.poll_s = poll_s
         self.download_timeout_s = download_timeout_s
+        self.on_downloaded = on_downloaded
         self.error: BaseException | None = None
         self.apply_refused = False
         self.quarters: list[QuarterState] = []
@@ -517,6 +521,8 @@ class LedgerExport:
         shutil.move(tmp.name, target)
         q.file = target
         q.state, q.message = "downloaded", ""
+        if self.on_downloaded is not None:
+            self.on_downloaded(target)
 
     # ------------------------------------------------------------------ import
     def import_downloaded(self, con: Any) -> list[QuarterState]:
