@@ -96,6 +96,15 @@ optional ``type`` filter):
   ``statement`` (zero ``0E-8``/``0E-18``; balances, changes, pnl, fee, interest with 18
   decimals; sz and prices with 8; more when a value has more, never rounded).
 
+Index candles (okx-api §3.1, §3.13): ``market/history-index-candles`` (public, 10 per
+2 s per IP) serves bars of the generator's price paths, newest first, as arrays of strings
+``[ts, o, h, l, c, confirm]``; ``instId`` required, ``bar`` default ``1m`` (``1m`` to
+``4H``, ``6H``/``12H``/``1D``-``3D``/``1W`` aligned to Hong Kong time and their ``utc``
+variants), ``after`` older / ``before`` newer than a ``ts`` (exclusive), ``limit`` up to
+100; the bar still open has ``confirm`` "0". ``BTC-USD`` and ``ETH-USD`` exist;
+``USDT-USD``/``USDC-USD`` with ``stablecoin_indexes=True`` only *[unverified: OKX's index
+list]*; any other index answers 51001 *[choice]*.
+
 Rate limits (okx-api §3.1): per endpoint, sliding window counted on arrival; private per
 account uid, public per client IP (instruments per IP + instType). Refused requests do
 not count against the window *[choice, unverified]*. A breach answers
