@@ -582,6 +582,7 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
             rate_limits=opts.rate_limits,
             on_wait=progress.on_wait,
         )
+        prices: Any = None
         try:
             configs = client.get("/api/v5/account/config")
             if not configs:
@@ -670,7 +671,8 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
             for warning in prices.warnings:
                 observer.warn(warning)
         finally:
-            prices.abandon()
+            if prices is not None:
+                prices.abandon()
             progress.stop()
             client.close()
 

@@ -419,6 +419,14 @@ class LedgerExport:
                     self.quarters = [x for x in self.quarters if x.state != "new"]
                     break
                 if q.state not in FINAL_STATES:
+                    # the files asked for before this one may be ready by now (each apply
+                    # waits for OKX's 1 per 10 s): downloading them at once lets the sync
+                    # use them (their USD prices are fetched as they arrive)
+                    for earlier in self.quarters:
+                        if earlier is q:
+                            break
+                        if earlier.state in ("applied", "ongoing") and not self._stop.is_set():
+                            self._look(earlier)
                     self._advance(q)
                 empty_in_a_row = empty_in_a_row + 1 if q.state == "no_data" else 0
             while any(q.state in ("applied", "ongoing") for q in self.quarters):
