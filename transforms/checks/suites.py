@@ -430,16 +430,18 @@ JOURNAL: list[Frame] = [
         queries=sql(
             """
             with events as (
-                select account_uid, pnl_ccy, event_at, gross + fee as amount
+                select account_uid, pnl_ccy, event_at, gross as amount, fee as other_amount
                 from journal_int.int_leg_pnl
                 union all
-                select account_uid, pnl_ccy, event_at, amount_pnl_ccy
+                select account_uid, pnl_ccy, event_at, amount_pnl_ccy, 0
                 from journal_int.int_bill_attributions
             ),
             per_ccy as (
                 select e.account_uid, e.pnl_ccy,
-                       sum(cast(cast(e.amount as decimal(38, 12))
-                                * cast(r.usd_price as decimal(24, 12)) as decimal(38, 18))) as usd,
+                       sum(cast(cast(coalesce(e.amount, 0) as decimal(38, 12))
+                                * cast(r.usd_price as decimal(24, 12)) as decimal(38, 18))
+                           + cast(cast(coalesce(e.other_amount, 0) as decimal(38, 12))
+                                  * cast(r.usd_price as decimal(24, 12)) as decimal(38, 18))) as usd,
                        count(*) - count(r.usd_price) as unpriced
                 from events e
                 left join journal_int.int_usd_rates r

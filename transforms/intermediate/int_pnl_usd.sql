@@ -49,8 +49,7 @@ priced as (
         events.*,
         cast(timezone('UTC', events.event_at) as date)            as day,
         rates.usd_price,
-        rates.price_source,
-        cast(rates.usd_price as decimal(24, 12))                  as px
+        rates.price_source
     from events
     left join journal_int.int_usd_rates as rates
         on rates.ccy = events.pnl_ccy
@@ -61,11 +60,15 @@ priced as (
 valued as (
 
     select
-        * exclude (px),
-        cast(cast(coalesce(gross, 0) as decimal(38, 12)) * px as decimal(38, 18))    as gross_usd,
-        cast(cast(coalesce(fees, 0) as decimal(38, 12)) * px as decimal(38, 18))     as fees_usd,
-        cast(cast(coalesce(funding, 0) as decimal(38, 12)) * px as decimal(38, 18))  as funding_usd,
-        cast(cast(coalesce(interest, 0) as decimal(38, 12)) * px as decimal(38, 18)) as interest_usd
+        *,
+        cast(cast(coalesce(gross, 0) as decimal(38, 12))
+             * cast(usd_price as decimal(24, 12)) as decimal(38, 18)) as gross_usd,
+        cast(cast(coalesce(fees, 0) as decimal(38, 12))
+             * cast(usd_price as decimal(24, 12)) as decimal(38, 18)) as fees_usd,
+        cast(cast(coalesce(funding, 0) as decimal(38, 12))
+             * cast(usd_price as decimal(24, 12)) as decimal(38, 18)) as funding_usd,
+        cast(cast(coalesce(interest, 0) as decimal(38, 12))
+             * cast(usd_price as decimal(24, 12)) as decimal(38, 18)) as interest_usd
     from priced
 
 ),

@@ -120,9 +120,9 @@ with_usd as (
     left join usd_days as u
         on u.day = final.day
         and u.account_uid = final.account_uid
-        and u.inst_type = final.inst_type
+        and u.inst_type is not distinct from final.inst_type
         and u.inst_id is not distinct from final.inst_id
-        and u.pnl_ccy = final.pnl_ccy
+        and u.pnl_ccy is not distinct from final.pnl_ccy
 
 )
 

@@ -99,9 +99,7 @@ priced as (
     select
         final.*,
         pnl_rate.usd_price,
-        fee_rate.usd_price                                        as fee_usd_price,
-        cast(pnl_rate.usd_price as decimal(24, 12))               as px,
-        cast(fee_rate.usd_price as decimal(24, 12))               as fee_px
+        fee_rate.usd_price                                        as fee_usd_price
     from final
     left join journal_int.int_usd_rates as pnl_rate
         on pnl_rate.ccy = final.pnl_ccy
@@ -115,13 +113,19 @@ priced as (
 with_usd as (
 
     select
-        * exclude (px, fee_px),
-        cast(cast(fee as decimal(38, 12)) * fee_px as decimal(38, 18))          as fee_usd,
-        cast(cast(fill_pnl as decimal(38, 12)) * px as decimal(38, 18))         as fill_pnl_usd,
-        cast(cast(fee_pnl_ccy as decimal(38, 12)) * px as decimal(38, 18))      as fee_pnl_ccy_usd,
-        cast(cast(gross_pnl as decimal(38, 12)) * px as decimal(38, 18))        as gross_pnl_usd,
-        cast(cast(gross_pnl as decimal(38, 12)) * px as decimal(38, 18))
-            + cast(cast(fee_pnl_ccy as decimal(38, 12)) * px as decimal(38, 18)) as net_pnl_usd
+        *,
+        cast(cast(fee as decimal(38, 12))
+             * cast(fee_usd_price as decimal(24, 12)) as decimal(38, 18)) as fee_usd,
+        cast(cast(fill_pnl as decimal(38, 12))
+             * cast(usd_price as decimal(24, 12)) as decimal(38, 18))     as fill_pnl_usd,
+        cast(cast(fee_pnl_ccy as decimal(38, 12))
+             * cast(usd_price as decimal(24, 12)) as decimal(38, 18))     as fee_pnl_ccy_usd,
+        cast(cast(gross_pnl as decimal(38, 12))
+             * cast(usd_price as decimal(24, 12)) as decimal(38, 18))     as gross_pnl_usd,
+        cast(cast(gross_pnl as decimal(38, 12))
+             * cast(usd_price as decimal(24, 12)) as decimal(38, 18))
+            + cast(cast(fee_pnl_ccy as decimal(38, 12))
+                   * cast(usd_price as decimal(24, 12)) as decimal(38, 18)) as net_pnl_usd
     from priced
 
 )

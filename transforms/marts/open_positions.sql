@@ -163,6 +163,10 @@ with_usd as (
 
     select
         final.*,
+        cast(cast(final.okx_upl as decimal(38, 12))
+             * cast(case when pricing.pricing in ('usd', 'stablecoin_par') then 1
+                         when pricing.pricing = 'index' then prices.usd_price end
+                    as decimal(24, 12)) as decimal(38, 18))       as okx_upl_usd,
         case when pricing.pricing in ('usd', 'stablecoin_par') then cast(1 as decimal(38, 18))
              when pricing.pricing = 'index' then prices.usd_price end as okx_upl_usd_price,
         case when pricing.pricing = 'index' then prices.price_at end as okx_upl_usd_price_at
@@ -174,10 +178,4 @@ with_usd as (
 
 )
 
-select
-    * exclude (okx_upl_usd_price, okx_upl_usd_price_at),
-    cast(cast(okx_upl as decimal(38, 12)) * cast(okx_upl_usd_price as decimal(24, 12))
-         as decimal(38, 18))                                      as okx_upl_usd,
-    okx_upl_usd_price,
-    okx_upl_usd_price_at
-from with_usd
+select * from with_usd

@@ -400,10 +400,10 @@ integrity_rows as (
 -- from journal_int.int_pnl_usd, which the marts add up).
 usd_events as (
 
-    select account_uid, pnl_ccy, event_at, gross + fee as amount
+    select account_uid, pnl_ccy, event_at, gross as amount, fee as other_amount
     from legs
     union all
-    select account_uid, pnl_ccy, event_at, amount_pnl_ccy
+    select account_uid, pnl_ccy, event_at, amount_pnl_ccy, cast(0 as decimal(38, 18))
     from journal_int.int_bill_attributions
 
 ),
@@ -413,8 +413,11 @@ usd_valued as (
     select
         usd_events.*,
         rates.usd_price,
-        cast(cast(usd_events.amount as decimal(38, 12)) * cast(rates.usd_price as decimal(24, 12))
-             as decimal(38, 18))                                  as amount_usd
+        -- each amount rounded to 12 decimals × the price, kept at 18 decimals, as the marts do
+        cast(cast(coalesce(usd_events.amount, 0) as decimal(38, 12))
+             * cast(rates.usd_price as decimal(24, 12)) as decimal(38, 18))
+        + cast(cast(coalesce(usd_events.other_amount, 0) as decimal(38, 12))
+               * cast(rates.usd_price as decimal(24, 12)) as decimal(38, 18)) as amount_usd
     from usd_events
     left join journal_int.int_usd_rates as rates
         on rates.ccy = usd_events.pnl_ccy
