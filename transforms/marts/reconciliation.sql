@@ -1,6 +1,6 @@
 -- grain: one row per check × subject
 -- materialized: table
--- depends_on: journal.round_trips, journal_int.int_leg_pnl, journal_int.int_book_events, journal_int.int_instrument_specs, journal_staging.stg_okx__bills, journal_staging.stg_okx__fills, journal_staging.stg_okx__positions_history, journal_int.int_fills, journal_int.int_usd_rates, journal_int.int_usd_pricing, journal_int.int_bill_attributions, journal.pnl_total_usd
+-- depends_on: journal.round_trips, journal_int.int_leg_pnl, journal_int.int_book_events, journal_int.int_instrument_specs, journal_staging.stg_okx__bills, journal_staging.stg_okx__fills, journal_staging.stg_okx__positions_history, journal_int.int_fills, journal_int.int_usd_rates, journal_int.int_usd_pricing, journal_int.int_bill_attributions, journal.pnl_by_instrument_type
 -- description: Cross-checks of the journal against OKX's own numbers, one row per check and subject: what was compared, the expected and the actual value, actual - expected, the tolerance and whether it is within it. Failing rows (ok = false) need a look before the P&L is trusted.
 -- column check_name: raw_rows_unique, book_key_unique, gross_pnl_recomputed, ledger_balance_chain, ledger_balance_break, positions_history_formula, round_trip_vs_positions_history, round_trip_funding_vs_positions_history, uncovered_spot_sells, instrument_spec_missing, instrument_spec_inferred, fee_currency_unvalued, usd_price_coverage, usd_total_vs_events
 -- column subject: what the row is about (round trip id, currency, bill ids, instrument)
@@ -461,7 +461,7 @@ usd_total_rows as (
         'usd_total_vs_events'                                     as check_name,
         valued.account_uid,
         'realised P&L in USD'                                     as subject,
-        'journal.pnl_total_usd.net_pnl_usd vs every event valued at its hour''s price' as compared,
+        'sum of journal.pnl_by_instrument_type.net_pnl_usd vs every event valued at its hour''s price' as compared,
         cast(sum(valued.amount_usd) as decimal(38, 18))           as expected_value,
         cast(any_value(total.net_pnl_usd) as decimal(38, 18))     as actual_value,
         cast(any_value(total.net_pnl_usd) - sum(valued.amount_usd) as decimal(38, 18)) as difference,
@@ -473,7 +473,15 @@ usd_total_rows as (
                   || cast(count(distinct valued.pnl_ccy) as varchar) || ' currencies' end as details,
         count(valued.usd_price) < count(*)                        as unpriced
     from usd_valued as valued
-    left join journal.pnl_total_usd as total
+    -- the realised total of the marts (journal.pnl_total_usd adds the open positions'
+    -- unrealised P&L, which changes with every snapshot)
+    left join (
+        select account_uid,
+               case when count(*) filter (where net_pnl_usd is null) = 0
+                    then sum(net_pnl_usd) end                     as net_pnl_usd
+        from journal.pnl_by_instrument_type
+        group by account_uid
+    ) as total
         on total.account_uid = valued.account_uid
     group by valued.account_uid
 
