@@ -170,7 +170,9 @@ def failing_accounts(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
         """,
         "a reconciliation row not ok": """
             select account_uid, check_name || ' ' || coalesce(subject, '') as what
-            from journal.reconciliation where not ok
+            from journal.reconciliation
+            -- USD prices (index candles) are not part of these histories' raw rows
+            where not ok and check_name <> 'usd_price_coverage'
         """,
     }
     for name, sql in checks.items():
