@@ -39,6 +39,7 @@ lint: install-test
 
 test: install-test lint
 	@bash scripts/install-chromium.sh || echo "Chromium could not be installed: the browser test of the report will be skipped"
+	@bash scripts/install-postgresql.sh || echo "PostgreSQL could not be installed: the PostgreSQL tests will fail and say why"
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: install-test

@@ -251,16 +251,20 @@ def load_suites(path: Path = SUITES_FILE) -> dict[str, list[Frame]]:
 
 
 def run_checks(
-    db_path: Path, *, suites: Iterable[str] | None = None, write_json: bool = True
+    db_path: Path | Any, *, suites: Iterable[str] | None = None, write_json: bool = True
 ) -> CheckReport:
     """Runs the data-quality suites (all, or the named ones) on the database.
+
+    ``db_path`` is a DuckDB file or an ``okx_journal.destination.Destination`` (a
+    PostgreSQL database: the same suites, translated; results beside its local folder).
 
     Missing tables give a failing or skipped result (see the suites file), never an
     exception; so does a query that fails. Raises ``ConfigError`` for an unknown suite.
     The full results are written to ``<db>.checks.json`` unless ``write_json`` is false.
     """
     started = time.monotonic()
-    db_path = Path(db_path)
+    target = db_path
+    db_path = Path(getattr(target, "db_path", target))
     definitions = load_suites()
     names = list(definitions) if suites is None else list(suites)
     unknown = [n for n in names if n not in definitions]
@@ -272,7 +276,7 @@ def run_checks(
     outcomes: list[Outcome] = []
     frames_json: list[dict[str, Any]] = []
 
-    con, why_not = _connect(db_path)
+    con, why_not = _connect(target)
     if con is None:
         for name in names:
             outcomes.append(_missing(name, "database", why_not))
@@ -308,7 +312,7 @@ def run_checks(
 
 
 def run_checks_after_sync(
-    db_path: Path, mode: str, *, log: Callable[[str], None] | None = None
+    db_path: Path | Any, mode: str, *, log: Callable[[str], None] | None = None
 ) -> CheckReport | None:
     """The checks a sync runs at its end, by mode (``okx_journal.checks``).
 
@@ -339,9 +343,16 @@ def run_checks_after_sync(
 # ----------------------------------------------------------------------------- internals
 
 
-def _connect(db_path: Path) -> tuple[Any, str]:
+def _connect(target: Path | Any) -> tuple[Any, str]:
     """A read-only connection, or None and why not (never creates the file)."""
     import duckdb
+
+    if getattr(target, "is_postgres", False):
+        from okx_journal.postgres import PgConnection
+
+        pg_target: Any = target
+        return PgConnection(pg_target.dsn), ""
+    db_path = Path(getattr(target, "db_path", target))
 
     if not db_path.exists():
         return None, f"{db_path} does not exist: run `okx-journal sync` first"
@@ -411,9 +422,14 @@ def _run_frame(
     detail["sql"] = " ".join(query.sql.split())
     import duckdb
 
+    errors: tuple[type[BaseException], ...] = (duckdb.Error,)
+    if hasattr(con, "copy_arrow"):
+        from okx_journal.postgres import pg_errors
+
+        errors = pg_errors()
     try:
         df = con.sql(query.sql).to_arrow_table().to_pandas()
-    except duckdb.Error as exc:
+    except errors as exc:
         first = (str(exc).splitlines() or [""])[0][:200]
         outcome = Outcome(
             suite, frame.name, "query runs", "the frame's SQL runs", "critical", "error",

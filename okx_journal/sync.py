@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from okx_journal.lock import SyncLock
+from okx_journal.destination import Destination
 from sources.okx.credentials import OkxCredentials
 from sources.okx.errors import ConfigError, OkxJournalError
 
@@ -101,6 +101,8 @@ class SyncOptions:
             account's first activity (all that OKX has).
         export_wait_s: How long a sync waits, once everything else is loaded, for
             quarter files OKX is still preparing (the next sync picks them up).
+        destination: ``duckdb`` or ``postgres`` (``okx_journal.destination``); None:
+            from the environment or ``dlt.toml``, else ``duckdb``.
     """
 
     db_path: Path
@@ -117,6 +119,7 @@ class SyncOptions:
     ledger_export: bool = True
     since: datetime | None = None
     export_wait_s: float = 10.0
+    destination: str | None = None
 
 
 @dataclass
@@ -166,6 +169,8 @@ class SyncSummary:
     checks_ok: bool | None = None
     ledger_export: dict[str, list[str]] = field(default_factory=dict)
     ledger_export_rows: int = 0
+    #: what messages call the database (a PostgreSQL server's ``postgresql://user@host/db``)
+    label: str = ""
 
     def to_text(self) -> str:
         """One paragraph for the terminal."""
@@ -180,7 +185,7 @@ class SyncSummary:
             f"{n.get('deposits', 0):,} new deposits and {n.get('withdrawals', 0):,} withdrawals",
         ]
         text = (
-            f"Synced OKX account {self.account_uid} into {self.db_path} in {self.seconds:.1f} s: "
+            f"Synced OKX account {self.account_uid} into {self.label or self.db_path} in {self.seconds:.1f} s: "
             + ", ".join(parts)
             + f"; snapshot of {n.get('positions', 0):,} open positions and "
             + f"{n.get('balances', 0):,} currency balances."
@@ -368,14 +373,11 @@ class _Progress:
 
 
 @contextmanager
-def _duckdb(db_path: Path, read_only: bool = True) -> Iterator[Any]:
-    import duckdb
-
-    con = duckdb.connect(str(db_path), read_only=read_only)
-    try:
+def _duckdb(db: Path | Destination, read_only: bool = True) -> Iterator[Any]:
+    """A connection to the database (DuckDB file or ``Destination``)."""
+    dest = db if isinstance(db, Destination) else Destination("duckdb", Path(db))
+    with dest.connect(read_only=read_only) as con:
         yield con
-    finally:
-        con.close()
 
 
 def _sql_text(value: str) -> str:
@@ -386,16 +388,17 @@ def _sql_text(value: str) -> str:
 
 def _existing_tables(con: Any) -> set[str]:
     rows = con.execute(
-        f"SELECT table_name FROM duckdb_tables() WHERE schema_name = {_sql_text(RAW_DATASET)}"
+        "SELECT table_name FROM information_schema.tables "
+        f"WHERE table_schema = {_sql_text(RAW_DATASET)}"
     ).fetchall()
     return {str(r[0]) for r in rows}
 
 
-def _read_db(db_path: Path, uid: str, spans: bool) -> tuple[dict[str, int], dict[str, tuple[datetime, datetime]]]:
+def _read_db(db_path: Path | Destination, uid: str, spans: bool) -> tuple[dict[str, int], dict[str, tuple[datetime, datetime]]]:
     """Rows per raw table (this account's; all instruments) and, optionally, time spans."""
     counts: dict[str, int] = {}
     found: dict[str, tuple[datetime, datetime]] = {}
-    if not db_path.exists():
+    if not _exists(db_path):
         return counts, found
     account = _sql_text(uid)
     with _duckdb(db_path) as con:
@@ -468,19 +471,22 @@ def _freeze_import_time_objects() -> None:
     gc.freeze()
 
 
-def _pipeline(db_path: Path) -> Any:
+def _pipeline(db: Path | Destination) -> Any:
     import dlt
-    from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
-    pipelines_dir = pipelines_dir_for(db_path)
+    dest = db if isinstance(db, Destination) else Destination("duckdb", Path(db))
+    pipelines_dir = pipelines_dir_for(dest.db_path)
     pipelines_dir.mkdir(parents=True, exist_ok=True)
-    credentials = DuckDbCredentials(str(db_path), global_config=dict(DUCKDB_LOAD_CONFIG))
     return dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
         pipelines_dir=str(pipelines_dir),
-        destination=dlt.destinations.duckdb(credentials=credentials),
+        destination=dest.dlt_destination(DUCKDB_LOAD_CONFIG),
         dataset_name=RAW_DATASET,
     )
+
+
+def _exists(db: Path | Destination) -> bool:
+    return db.exists() if isinstance(db, Destination) else Path(db).exists()
 
 
 def _okx_error_in(exc: BaseException) -> OkxJournalError | None:
@@ -548,26 +554,28 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
     """
     started = time.monotonic()
     out: Callable[[str], None] | None = None if opts.quiet else (log or _stderr)
-    db_path = Path(opts.db_path)
-    if db_path.is_dir():
+    dest = Destination.resolve(opts.db_path, opts.destination)
+    db_path = dest.db_path
+    if not dest.is_postgres and db_path.is_dir():
         raise ConfigError(f"--db {db_path} is a folder: give a DuckDB file name such as journal.duckdb.")
     live = opts.progress if opts.progress is not None else sys.stderr.isatty()
-    summary = SyncSummary(db_path=db_path)
+    summary = SyncSummary(db_path=db_path, label=dest.label)
 
-    with SyncLock(db_path):
+    with dest.lock():
         _quiet_dlt()
         from okx_journal.config import register_providers
         from okx_journal.permissions import enforce_read_only
         from sources.okx.client import OkxClient
-        from sources.okx.source import SourceObserver, duckdb_reader, okx_source
+        from sources.okx.source import SourceObserver, okx_source
 
         register_providers()  # dlt.toml's settings hold for library use too ([load] workers)
         _freeze_import_time_objects()
-        _forget_state_of_a_missing_database(db_path, out)
-        pipeline = _pipeline(db_path)
+        if not dest.is_postgres:
+            _forget_state_of_a_missing_database(db_path, out)
+        pipeline = _pipeline(dest)
         summary.resumed_package = _finish_pending(pipeline, out)
         if summary.resumed_package:
-            pipeline = _pipeline(db_path)  # a fresh instance syncs its state anew
+            pipeline = _pipeline(dest)  # a fresh instance syncs its state anew
 
         progress = _Progress(out, live)
         client = OkxClient(
@@ -591,13 +599,13 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
                 if out:
                     out(warning)
             if out:
-                out(f"syncing OKX account {uid} from {client.base_url} into {db_path}")
-            before, _ = _read_db(db_path, uid, spans=False)
+                out(f"syncing OKX account {uid} from {client.base_url} into {dest.label}")
+            before, _ = _read_db(dest, uid, spans=False)
             observer = SourceObserver(on_rows=progress.on_rows)
             progress.reached = observer.reached
             pipeline_over = threading.Event()
             exporter = (
-                _start_ledger_export(opts, client, uid, db_path, observer, pipeline_over, out)
+                _start_ledger_export(opts, client, uid, dest, observer, pipeline_over, out)
                 if opts.ledger_export else None
             )
             if exporter is not None:
@@ -616,7 +624,7 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
                         client=client,
                         account_config=config,
                         observer=observer,
-                        reader=duckdb_reader(db_path, RAW_DATASET),
+                        reader=dest.reader(RAW_DATASET),
                     )
                     pipeline.run(source)
                     summary.packages += 1
@@ -649,7 +657,7 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
                 # the REST walks are loaded: wait (at most export_wait_s) for quarter files
                 # OKX is still preparing, then import what was downloaded
                 exporter.finish()
-                with _duckdb(db_path, read_only=False) as con:
+                with _duckdb(dest, read_only=False) as con:
                     imported = exporter.import_downloaded(con)
                 summary.ledger_export = exporter.by_state()
                 summary.ledger_export["imported_now"] = [q.label for q in imported]
@@ -658,7 +666,7 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
             progress.stop()
             client.close()
 
-        after, summary.span = _read_db(db_path, uid, spans=True)
+        after, summary.span = _read_db(dest, uid, spans=True)
         for name in SUMMARY_TABLES:
             summary.new_rows[name] = max(0, after.get(name, 0) - before.get(name, 0))
         summary.fetched_rows = dict(observer.rows)
@@ -682,19 +690,19 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
             )
 
         if opts.transforms:
-            summary.journal_built = _build_journal(db_path, out)
+            summary.journal_built = _build_journal(dest, out)
     if summary.journal_built and opts.checks != "off":
         from okx_journal.checks import run_checks_after_sync
 
-        report = run_checks_after_sync(db_path, opts.checks, log=out)
+        report = run_checks_after_sync(dest if dest.is_postgres else db_path, opts.checks, log=out)
         summary.checks_ok = None if report is None else report.ok
     summary.seconds = time.monotonic() - started
     return summary
 
 
-def _first_activity_in_db(db_path: Path, uid: str) -> dict[str, int]:
+def _first_activity_in_db(db_path: Path | Destination, uid: str) -> dict[str, int]:
     """The oldest record time (epoch ms) per ledger table of the account in the database."""
-    if not db_path.exists():
+    if not _exists(db_path):
         return {}
     oldest: dict[str, int] = {}
     with _duckdb(db_path) as con:
@@ -715,7 +723,7 @@ def _start_ledger_export(
     opts: SyncOptions,
     client: Any,
     uid: str,
-    db_path: Path,
+    db: Path | Destination,
     observer: Any,
     pipeline_over: threading.Event,
     out: Callable[[str], None] | None,
@@ -724,10 +732,12 @@ def _start_ledger_export(
     from sources.okx.ledger_export import REST_WINDOW_MS, LedgerExport, read_quarter_states
 
     states = {}
-    if db_path.exists():
-        with _duckdb(db_path) as con:
+    dest = db if isinstance(db, Destination) else Destination("duckdb", Path(db))
+    db_path = dest.db_path
+    if dest.exists():
+        with _duckdb(dest) as con:
             states = read_quarter_states(con, uid)
-    known = _first_activity_in_db(db_path, uid)
+    known = _first_activity_in_db(dest, uid)
     now_ms = int(time.time() * 1000) + int(getattr(client, "clock_offset_ms", 0) or 0)
 
     def first_activity() -> int | None:
@@ -771,11 +781,15 @@ def _start_ledger_export(
     return exporter
 
 
-def _build_journal(db_path: Path, out: Callable[[str], None] | None) -> bool:
+def _build_journal(db: Path | Destination, out: Callable[[str], None] | None) -> bool:
     """Rebuilds the journal; a failure keeps the raw data and the previous journal."""
     from okx_journal.transform import build_journal
 
     if out:
         out("rebuilding the journal")
-    build_journal(db_path)
+    if isinstance(db, Destination) and db.is_postgres:
+        with db.connect(read_only=False) as con:
+            build_journal(con)
+        return True
+    build_journal(db.db_path if isinstance(db, Destination) else db)
     return True

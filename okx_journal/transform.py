@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -361,7 +362,7 @@ def transform_files(transforms_dir: Path | str | None = None) -> list[TransformF
     return _topological(files)
 
 
-def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+def ensure_raw_tables(con: duckdb.DuckDBPyConnection | Any) -> list[str]:
     """Creates the raw tables that do not exist yet, empty, with the documented columns.
 
     Existing tables are left alone (dlt owns them; extra columns it added are fine).
@@ -397,14 +398,15 @@ def _check_one_statement(con: duckdb.DuckDBPyConnection, tf: TransformFile) -> N
 
 
 def build_journal(
-    con_or_path: duckdb.DuckDBPyConnection | str | Path,
+    con_or_path: duckdb.DuckDBPyConnection | str | Path | Any,
     transforms_dir: Path | str | None = None,
 ) -> BuildResult:
     """Builds every journal relation in one transaction.
 
     Args:
-        con_or_path: an open DuckDB connection (not inside a transaction), or a database
-            file path that is opened and closed here.
+        con_or_path: an open DuckDB connection (not inside a transaction), a database
+            file path that is opened and closed here, or an open
+            ``okx_journal.postgres.PgConnection`` (``okx_journal.transform_postgres``).
         transforms_dir: the ``transforms/`` folder; default: the repository's.
 
     Returns:
@@ -414,6 +416,10 @@ def build_journal(
         TransformError: a file is malformed or a statement failed; nothing was changed.
     """
     files = transform_files(transforms_dir)
+    if not isinstance(con_or_path, (str, Path, duckdb.DuckDBPyConnection)):
+        from okx_journal.transform_postgres import build_on_postgres
+
+        return build_on_postgres(con_or_path, files)
     if isinstance(con_or_path, (str, Path)):
         con = duckdb.connect(str(con_or_path))
         try:

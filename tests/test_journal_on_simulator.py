@@ -22,20 +22,32 @@ from sources.okx.credentials import OkxCredentials
 INST_TYPES = {"SPOT", "MARGIN", "SWAP", "FUTURES", "OPTION"}
 
 
-def sync_all(db: Path, accounts: int) -> Any:
+def sync_all(
+    db: Path, accounts: int, destinations: tuple[str, ...] = ("duckdb",), rounds: int = 1,
+    summaries: list[Any] | None = None,
+) -> Any:
+    """Syncs every account of one generated history into each destination (``rounds``
+    times each; the data checks run on the first round); returns the history. Summaries
+    are appended to ``summaries`` as (destination, round, summary)."""
     history = generate_history(seed=7, scale=1500, accounts=accounts)
     with Simulator(history, rate_limits=False) as sim:
-        for acct in history.accounts:
-            run_sync(
-                SyncOptions(
-                    db_path=db,
-                    credentials=OkxCredentials(acct.api_key, acct.secret, acct.passphrase),
-                    base_url=sim.url,
-                    rate_limits=False,
-                    quiet=True,
-                    checks="fail",  # the data checks pass too (DataCheckFailed otherwise)
-                )
-            )
+        for destination in destinations:
+            for n in range(rounds):
+                for acct in history.accounts:
+                    summary = run_sync(
+                        SyncOptions(
+                            db_path=db,
+                            credentials=OkxCredentials(acct.api_key, acct.secret, acct.passphrase),
+                            base_url=sim.url,
+                            rate_limits=False,
+                            quiet=True,
+                            # the data checks pass too (DataCheckFailed otherwise)
+                            checks="fail" if n == 0 else "off",
+                            destination=destination,
+                        )
+                    )
+                    if summaries is not None:
+                        summaries.append((destination, n, summary))
     return history
 
 
