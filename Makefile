@@ -3,6 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= $(shell for p in python3 python3.12 python3.11 python3.13; do $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && { echo $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
+# Test processes (pytest-xdist): whole files per process, so module fixtures are built once.
+TEST_WORKERS ?= 2
 # Every install (build backends included) takes the exact versions in constraints.txt.
 export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 
@@ -40,7 +42,7 @@ lint: install-test
 test: install-test lint
 	@bash scripts/install-chromium.sh || echo "Chromium could not be installed: the browser test of the report will be skipped"
 	@bash scripts/install-postgresql.sh || echo "PostgreSQL could not be installed: the PostgreSQL tests will fail and say why"
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 bench: install-test
 	$(BIN)/python bench/bench_sync.py
