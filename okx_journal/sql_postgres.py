@@ -85,15 +85,21 @@ SUPPORT_SQL: tuple[str, ...] = (
         LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
         SELECT CASE WHEN f >= 0 AND f < 18446744073709551616 THEN f::float8
                     WHEN f < 0 AND f >= -18446744073709551616 THEN -((-f)::float8)
-                    ELSE (f - floor(f / 18446744073709551616) * 18446744073709551616)::float8
-                         + floor(f / 18446744073709551616)::float8 * 18446744073709551616::float8
-               END $$""",
-    # DuckDB's DECIMAL -> DOUBLE: double(integer part) + double(fraction digits) / 10^scale
+                    ELSE (f - u * 18446744073709551616)::float8 + u::float8 * 18446744073709551616::float8
+               END
+        FROM (SELECT div(f, 18446744073709551616)
+                     - CASE WHEN f < 0 AND mod(f, 18446744073709551616) <> 0 THEN 1 ELSE 0 END
+                     AS u) AS upper_word $$""",
+    # DuckDB's DECIMAL -> DOUBLE: the digits as an integer over 10^scale (one correctly
+    # rounded division) while they fit in 53 bits; beyond, double(integer part) +
+    # double(fraction digits) / 10^scale
     f"""CREATE OR REPLACE FUNCTION {_F}.okx_to_double(v numeric) RETURNS double precision
         LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-        SELECT {_F}.okx_hugeint_to_double(trunc(v))
-               + {_F}.okx_hugeint_to_double((v - trunc(v)) * power(10::numeric, scale(v)))
-                 / power(10::float8, scale(v)) $$""",
+        SELECT CASE WHEN abs(w) < 9007199254740992 THEN w::float8 / power(10::float8, s)
+                    ELSE {_F}.okx_hugeint_to_double(trunc(v))
+                         + {_F}.okx_hugeint_to_double(w - trunc(v) * power(10::numeric, s))
+                           / power(10::float8, s) END
+        FROM (SELECT v * power(10::numeric, scale(v)) AS w, scale(v) AS s) AS digits $$""",
 )
 
 

@@ -23,16 +23,18 @@ INST_TYPES = {"SPOT", "MARGIN", "SWAP", "FUTURES", "OPTION"}
 
 
 def sync_all(
-    db: Path, accounts: int, destinations: tuple[str, ...] = ("duckdb",), rounds: int = 1,
+    db: Path, accounts: int, destinations: tuple[str, ...] = ("duckdb",),
+    twice: tuple[str, ...] = (), checked: tuple[str, ...] = ("duckdb", "postgres"),
     summaries: list[Any] | None = None,
 ) -> Any:
-    """Syncs every account of one generated history into each destination (``rounds``
-    times each; the data checks run on the first round); returns the history. Summaries
-    are appended to ``summaries`` as (destination, round, summary)."""
+    """Syncs every account of one generated history into each destination (twice into
+    those in ``twice``; the data checks run on the first sync of those in ``checked``);
+    returns the history. Summaries are appended to ``summaries`` as (destination, round,
+    summary)."""
     history = generate_history(seed=7, scale=1500, accounts=accounts)
     with Simulator(history, rate_limits=False) as sim:
         for destination in destinations:
-            for n in range(rounds):
+            for n in range(2 if destination in twice else 1):
                 for acct in history.accounts:
                     summary = run_sync(
                         SyncOptions(
@@ -42,7 +44,7 @@ def sync_all(
                             rate_limits=False,
                             quiet=True,
                             # the data checks pass too (DataCheckFailed otherwise)
-                            checks="fail" if n == 0 else "off",
+                            checks="fail" if n == 0 and destination in checked else "off",
                             destination=destination,
                         )
                     )
