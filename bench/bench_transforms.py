@@ -223,7 +223,10 @@ def _bench_postgres(db: Path, fills: int, dsn: str | None) -> None:
 
         def sample() -> None:
             while not stop.wait(0.1):
-                current = cluster.server_pids() if cluster is not None else []
+                try:
+                    current = cluster.server_pids() if cluster is not None else []
+                except OSError:
+                    return
                 peak[0] = max(peak[0], _server_pss_mb(current))
 
         baseline = _server_pss_mb(pids)

@@ -348,15 +348,25 @@ def report(
 @_db_option
 @click.argument("query")
 @click.option("--max-rows", type=int, default=100, show_default=True, help="Rows to print at most.")
+@_destination_option
 @click.pass_context
-def sql(ctx: click.Context, db: str | None, query: str, max_rows: int) -> None:
+def sql(
+    ctx: click.Context, db: str | None, query: str, max_rows: int, destination: str | None
+) -> None:
     """Run one SQL query on the warehouse (read-only) and print the result as a table.
 
     Example: okx-journal sql "select * from journal.pnl_by_instrument_type"
+    (DuckDB's SQL; on PostgreSQL it is translated as the journal's models are).
     """
     import duckdb
 
-    path = resolve_db(ctx, db)
+    target = resolve_target(ctx, db, destination)
+    if not isinstance(target, Path):
+        from okx_journal.postgres import query_table
+
+        click.echo(query_table(target.dsn, query, max_rows))
+        return
+    path = target
     if not path.exists():
         raise ConfigError(f"{path} does not exist: run `okx-journal sync` (or `make demo`) first")
     try:

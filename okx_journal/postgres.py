@@ -38,6 +38,7 @@ __all__ = [
     "pg_errors",
     "describe",
     "postgres_reader",
+    "query_table",
     "resolve_dsn",
     "state_dir",
 ]
@@ -305,3 +306,30 @@ def postgres_reader(dsn: str, dataset: str = "okx_raw") -> Any:
                 return []
 
     return read
+
+
+def query_table(dsn: str, sql: str, max_rows: int) -> str:
+    """One read-only query (DuckDB's SQL, translated) as a text table of at most
+    ``max_rows`` rows. Raises ``ConfigError`` with the server's message on an error."""
+    con = PgConnection(dsn)
+    try:
+        con.execute_native("SET default_transaction_read_only = on")
+        try:
+            con.execute(sql)
+            if con.description is None:
+                raise ConfigError("the query returned no result set (the warehouse is read-only here)")
+            names = [str(d[0]) for d in con.description]
+            rows = [["NULL" if v is None else str(v) for v in r]
+                    for r in con._cur.fetchmany(max_rows)]
+        except (*_errors(),) as exc:
+            first = (str(exc).strip().splitlines() or [""])[0]
+            raise ConfigError(f"SQL error: {first}") from None
+    finally:
+        con.close()
+    widths = [max([len(n), *(len(r[i]) for r in rows)]) for i, n in enumerate(names)]
+    line = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+    out = [line, "| " + " | ".join(n.ljust(w) for n, w in zip(names, widths, strict=True)) + " |", line]
+    out += ["| " + " | ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) + " |" for r in rows]
+    out.append(line)
+    out.append(f"{len(rows)} rows" + (f" (at most {max_rows} shown)" if len(rows) == max_rows else ""))
+    return "\n".join(out)

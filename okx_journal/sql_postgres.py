@@ -65,41 +65,50 @@ SUPPORT_SQL: tuple[str, ...] = (
         LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS 'SELECT $1'""",
     f"""CREATE OR REPLACE AGGREGATE {_F}.okx_any_value(anyelement)
         (SFUNC = {_F}.okx_first, STYPE = anyelement, PARALLEL = SAFE)""",
+    # PL/pgSQL: about 5 us a call; a SQL function that PostgreSQL cannot inline (these
+    # cannot: they read their argument several times) costs ten times that.
     # an integral DOUBLE (|r| < 2^127) as the exact NUMERIC it is: 32-bit pieces
     f"""CREATE OR REPLACE FUNCTION {_F}.okx_integral_double(r double precision) RETURNS numeric
-        LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-        SELECT CASE WHEN abs(r) < 4503599627370496 THEN r::bigint::numeric ELSE
-            trunc(r / 18446744073709551616::float8)::bigint::numeric * 18446744073709551616
-            + trunc((r - trunc(r / 18446744073709551616::float8) * 18446744073709551616::float8)
-                    / 4294967296::float8)::bigint::numeric * 4294967296
-            + (r - trunc(r / 4294967296::float8) * 4294967296::float8)::bigint::numeric END $$""",
+        LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+        DECLARE hi double precision; mid double precision;
+        BEGIN
+            IF abs(r) < 4503599627370496 THEN RETURN r::bigint::numeric; END IF;
+            hi := trunc(r / 18446744073709551616::float8);
+            mid := trunc((r - hi * 18446744073709551616::float8) / 4294967296::float8);
+            RETURN hi::bigint::numeric * 18446744073709551616 + mid::bigint::numeric * 4294967296
+                   + (r - hi * 18446744073709551616::float8 - mid * 4294967296::float8)::bigint::numeric;
+        END $$""",
     # DuckDB's DOUBLE -> DECIMAL(p, s): x * 10^s in DOUBLE, halves away from zero, exact
     f"""CREATE OR REPLACE FUNCTION {_F}.okx_double_to_decimal(v double precision, s integer)
-        RETURNS numeric LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-        SELECT {_F}.okx_integral_double(CASE WHEN abs(x - trunc(x)) = 0.5
-                                              THEN trunc(x) + sign(x) ELSE round(x) END)
-               * ('1e-' || s)::numeric
-        FROM (SELECT v * power(10::float8, s) AS x) AS scaled $$""",
+        RETURNS numeric LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+        DECLARE x double precision := v * power(10::float8, s); r double precision;
+        BEGIN
+            r := CASE WHEN abs(x - trunc(x)) = 0.5 THEN trunc(x) + sign(x) ELSE round(x) END;
+            RETURN {_F}.okx_integral_double(r) * ('1e-' || s)::numeric;
+        END $$""",
     # a 128-bit integer to DOUBLE as DuckDB's hugeint cast does it: lower + upper * 2^64
     f"""CREATE OR REPLACE FUNCTION {_F}.okx_hugeint_to_double(f numeric) RETURNS double precision
-        LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-        SELECT CASE WHEN f >= 0 AND f < 18446744073709551616 THEN f::float8
-                    WHEN f < 0 AND f >= -18446744073709551616 THEN -((-f)::float8)
-                    ELSE (f - u * 18446744073709551616)::float8 + u::float8 * 18446744073709551616::float8
-               END
-        FROM (SELECT div(f, 18446744073709551616)
-                     - CASE WHEN f < 0 AND mod(f, 18446744073709551616) <> 0 THEN 1 ELSE 0 END
-                     AS u) AS upper_word $$""",
+        LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+        DECLARE u numeric;
+        BEGIN
+            IF f >= 0 AND f < 18446744073709551616 THEN RETURN f::float8; END IF;
+            IF f < 0 AND f >= -18446744073709551616 THEN RETURN -((-f)::float8); END IF;
+            u := div(f, 18446744073709551616)
+                 - CASE WHEN f < 0 AND mod(f, 18446744073709551616) <> 0 THEN 1 ELSE 0 END;
+            RETURN (f - u * 18446744073709551616)::float8 + u::float8 * 18446744073709551616::float8;
+        END $$""",
     # DuckDB's DECIMAL -> DOUBLE: the digits as an integer over 10^scale (one correctly
     # rounded division) while they fit in 53 bits; beyond, double(integer part) +
     # double(fraction digits) / 10^scale
     f"""CREATE OR REPLACE FUNCTION {_F}.okx_to_double(v numeric) RETURNS double precision
-        LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-        SELECT CASE WHEN abs(w) < 9007199254740992 THEN w::float8 / power(10::float8, s)
-                    ELSE {_F}.okx_hugeint_to_double(trunc(v))
-                         + {_F}.okx_hugeint_to_double(w - trunc(v) * power(10::numeric, s))
-                           / power(10::float8, s) END
-        FROM (SELECT v * power(10::numeric, scale(v)) AS w, scale(v) AS s) AS digits $$""",
+        LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+        DECLARE s integer := scale(v); w numeric := v * power(10::numeric, scale(v));
+        BEGIN
+            IF abs(w) < 9007199254740992 THEN RETURN w::float8 / power(10::float8, s); END IF;
+            RETURN {_F}.okx_hugeint_to_double(trunc(v))
+                   + {_F}.okx_hugeint_to_double(w - trunc(v) * power(10::numeric, s))
+                     / power(10::float8, s);
+        END $$""",
 )
 
 

@@ -25,8 +25,12 @@ from okx_journal.transform import (
 
 __all__ = ["build_on_postgres", "create_statement"]
 
-#: memory of one sort or hash in the build (PostgreSQL spills beyond it)
-BUILD_WORK_MEM = "64MB"
+#: Settings of the build transaction. work_mem: one sort or hash (PostgreSQL spills
+#: beyond it). No nested loops: the models are whole-table joins over CTEs and views whose
+#: row counts the planner underestimates (estimates of 1-3 rows made the FIFO matching
+#: quadratic: minutes at 200k fills); hash and merge joins are right for all of them. No
+#: JIT: compiling the large plans costs more than it saves at these sizes.
+BUILD_SETTINGS = {"work_mem": "64MB", "enable_nestloop": "off", "jit": "off"}
 
 
 def create_statement(con: Any, tf: TransformFile) -> str:
@@ -55,7 +59,8 @@ def build_on_postgres(con: Any, files: list[TransformFile]) -> BuildResult:
     current: TransformFile | None = None
     con.execute_native("BEGIN")
     try:
-        con.execute_native(f"SET LOCAL work_mem = '{BUILD_WORK_MEM}'")
+        for name, value in BUILD_SETTINGS.items():
+            con.execute_native(f"SET LOCAL {name} = '{value}'")
         con.create_support_functions()
         created = ensure_raw_tables(con)
         for schema in LAYER_SCHEMAS.values():

@@ -267,6 +267,12 @@ def test_postgres_lock_exits_6_and_report_and_check_on_postgres(
     done = run_cli("report", "--destination", "postgres", "--out", str(out), env=env)
     assert done.returncode == 0, done.stderr
     assert "round" in out.read_text().lower()
+    done = run_cli("sql", "--destination", "postgres",
+                   "select inst_type, count(*) as n from journal.round_trips group by all order by 1",
+                   env=env)
+    assert done.returncode == 0 and "SWAP" in done.stdout, done.stderr
+    done = run_cli("sql", "--destination", "postgres", "delete from okx_raw.bills", env=env)
+    assert done.returncode == 2 and "read-only" in done.stderr
     # a duplicated bill: `check` exits 5 on PostgreSQL too
     pg.execute_native(
         "insert into okx_raw.bills select * from okx_raw.bills "
