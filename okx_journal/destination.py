@@ -98,6 +98,18 @@ class Destination:
         """Whether there is a database to read (a PostgreSQL server always is)."""
         return True if self.is_postgres else self.db_path.exists()
 
+    def has_loads(self) -> bool:
+        """Whether dlt ever loaded into this database (its ``okx_raw._dlt_loads``); for a
+        DuckDB file: whether the file exists."""
+        if not self.is_postgres:
+            return self.db_path.exists()
+        with self.connect() as con:
+            row = con.execute_native(
+                "SELECT count(*) FROM information_schema.tables "
+                "WHERE table_schema = 'okx_raw' AND table_name = '_dlt_loads'"
+            ).fetchone()
+        return bool(row and row[0])
+
     def connect(self, read_only: bool = True) -> AbstractContextManager[Any]:
         """A connection for the length of a ``with`` block."""
         return _connect(self, read_only)

@@ -504,20 +504,26 @@ def _okx_error_in(exc: BaseException) -> OkxJournalError | None:
     return None
 
 
-def _forget_state_of_a_missing_database(db_path: Path, log: Callable[[str], None] | None) -> None:
-    """Drops dlt's folder when its database file is gone (deleted to start over, moved).
+def _forget_state_of_a_missing_database(
+    db: Path | Destination, log: Callable[[str], None] | None
+) -> None:
+    """Drops dlt's folder when its database file is gone (deleted to start over, moved),
+    or, on PostgreSQL, when the database holds no load of dlt's (dropped, or a new one).
 
     Its cursors describe data that no longer exists: keeping them would make the next
     sync skip everything up to them.
     """
+    dest = db if isinstance(db, Destination) else Destination("duckdb", Path(db))
+    db_path = dest.db_path
     folder = pipelines_dir_for(db_path)
-    if db_path.exists() or not folder.exists():
+    if not folder.exists() or dest.has_loads():
         return
     loaded = folder / PIPELINE_NAME / "load" / "loaded"
     if not loaded.is_dir() or not any(loaded.iterdir()):
         return  # nothing was ever loaded: a pending first package is still good
     if log:
-        log(f"{db_path} does not exist: starting from scratch (removing {folder})")
+        what = "holds no load" if dest.is_postgres else "does not exist"
+        log(f"{dest.label} {what}: starting from scratch (removing {folder})")
     shutil.rmtree(folder)
 
 
@@ -570,8 +576,7 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
 
         register_providers()  # dlt.toml's settings hold for library use too ([load] workers)
         _freeze_import_time_objects()
-        if not dest.is_postgres:
-            _forget_state_of_a_missing_database(db_path, out)
+        _forget_state_of_a_missing_database(dest, out)
         pipeline = _pipeline(dest)
         summary.resumed_package = _finish_pending(pipeline, out)
         if summary.resumed_package:

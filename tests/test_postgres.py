@@ -298,3 +298,40 @@ def test_destination_comes_from_dlt_toml_and_credentials_never_from_the_command_
     assert "postgresql://u@127.0.0.1:1/j" in done.stderr and "s3cret" not in done.stderr
     done = run_cli("sync", "--help")
     assert "--destination" in done.stdout and "password" not in done.stdout.lower()
+
+
+def test_state_of_an_emptied_postgres_database_is_forgotten(pg_cluster: Any, tmp_path: Path) -> None:
+    """A database dropped and created again holds no load: the local cursors would skip
+    everything up to them, so dlt's folder goes (as for a deleted DuckDB file)."""
+    from okx_journal.destination import Destination
+    from okx_journal.sync import (
+        PIPELINE_NAME,
+        _forget_state_of_a_missing_database,
+        pipelines_dir_for,
+    )
+
+    dsn = pg_cluster.create_database("emptied")
+    dest = Destination("postgres", tmp_path / "journal", dsn)
+    loaded = pipelines_dir_for(dest.db_path) / PIPELINE_NAME / "load" / "loaded" / "1"
+    loaded.mkdir(parents=True)
+    lines: list[str] = []
+    with PgConnection(dsn) as pg:
+        pg.execute_native("CREATE SCHEMA okx_raw")
+        pg.execute_native("CREATE TABLE okx_raw._dlt_loads (load_id text)")
+        _forget_state_of_a_missing_database(dest, lines.append)
+        assert loaded.exists() and lines == []  # loads there: the cursors are good
+        pg.execute_native("DROP SCHEMA okx_raw CASCADE")
+    _forget_state_of_a_missing_database(dest, lines.append)
+    assert not pipelines_dir_for(dest.db_path).exists()
+    assert lines and "holds no load" in lines[0] and "trust" not in lines[0]
+
+
+def test_a_missing_server_fails_the_postgres_tests_with_what_to_do(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pg_cluster
+
+    monkeypatch.setattr(pg_cluster.glob, "glob", lambda pattern: [])
+    monkeypatch.setattr(pg_cluster.shutil, "which", lambda name: None)
+    with pytest.raises(pg_cluster.PgClusterError, match="install-postgresql.sh"):
+        pg_cluster.PgCluster()
