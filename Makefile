@@ -47,6 +47,8 @@ test: install-test lint
 bench: install-test
 	$(BIN)/python bench/bench_sync.py
 	$(BIN)/python bench/bench_transforms.py
+	@bash scripts/install-postgresql.sh
+	$(BIN)/python bench/bench_transforms.py --fills 200000 --destination postgres
 
 constraints: install-test
 	{ sed -n '1,2p' constraints.txt; $(BIN)/python -m pip freeze --all --exclude-editable | grep -iE '^(pip|setuptools|wheel)=='; \
