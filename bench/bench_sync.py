@@ -132,6 +132,9 @@ def bench_backfill(n_fills: int, seed: int = 1) -> dict[str, Any]:
         floor = floor_seconds(acc, sim.now_ms())
         out = run_child(db, sim, acc, limits=True)
         stats = sim.stats
+        own_floor = max(
+            (window_time(n, path) for path, n in stats.requests.items()
+             if ("GET", path) in RATE_LIMITS), default=0.0)
         result = {
             "bench": "backfill_rate_limited",
             "fills": len(acc.fills), "bills": len(acc.bills),
@@ -140,6 +143,9 @@ def bench_backfill(n_fills: int, seed: int = 1) -> dict[str, Any]:
             "run_sync_s": round(out["run_sync_s"], 2),
             "floor_s": round(floor["floor_s"], 2),
             "vs_floor": round(out["process_wall_s"] / floor["floor_s"], 3),
+            # the floor of the requests this run sent, per limit key (the slowest)
+            "own_floor_s": round(own_floor, 2),
+            "vs_own_floor": round(out["process_wall_s"] / own_floor, 3) if own_floor else None,
             "floor_pages": floor["pages"],
             "floor_seconds": {k: round(v, 2) for k, v in floor["seconds"].items()},
             "requests": dict(stats.requests),

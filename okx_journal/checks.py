@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import importlib.util
 import io
 import json
 import logging
 import math
 import re
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -52,10 +54,15 @@ __all__ = [
     "Outcome",
     "Query",
     "SuiteResult",
+    "frame_id",
+    "frame_inputs",
     "load_suites",
     "results_path",
     "run_checks",
     "run_checks_after_sync",
+    "combine",
+    "warm_up",
+    "write_results",
 ]
 
 CHECK_MODES = ("off", "warn", "fail")
@@ -159,6 +166,12 @@ class CheckReport:
     seconds: float
     json_path: Path | None = None
     frames: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    #: ``frame_id → (inputs, outcomes, detail)`` of every frame (with ``inputs`` given)
+    computed_from: dict[str, tuple[dict[str, str], list[dict[str, Any]], dict[str, Any]]] = field(
+        default_factory=dict, repr=False
+    )
+    #: frames validated by great-expectations in this run (the others kept their results)
+    ran: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -250,8 +263,41 @@ def load_suites(path: Path = SUITES_FILE) -> dict[str, list[Frame]]:
 # ----------------------------------------------------------------------------- running
 
 
+def frame_id(suite: str, frame: Frame) -> str:
+    """``suite/frame name``: how a frame's last results are found again."""
+    return f"{suite}/{frame.name}"
+
+
+_TABLE_REF = re.compile(r"\b(okx_raw|journal_staging|journal_int|journal)\.\"?([a-z0-9_]+)\b")
+
+
+def frame_inputs(frame: Frame, existing: set[str]) -> tuple[str, ...]:
+    """The tables a frame reads: its query's ``requires`` and every table its SQL names."""
+    query = next((q for q in frame.queries if all(t in existing for t in q.requires)), None)
+    if query is None:
+        return tuple(sorted({t for q in frame.queries for t in q.requires}))
+    named = {f"{s}.{n}" for s, n in _TABLE_REF.findall(query.sql)}
+    return tuple(sorted(set(query.requires) | named))
+
+
+def _definition(frame: Frame) -> str:
+    return hashlib.sha256(repr(frame).encode()).hexdigest()[:16]
+
+
+def warm_up() -> None:
+    """Imports great-expectations and creates its context (4-7 s), e.g. in a thread
+    while a sync waits on OKX's rate limits, so that the checks start at once."""
+    _GxRunner()
+
+
 def run_checks(
-    db_path: Path | Any, *, suites: Iterable[str] | None = None, write_json: bool = True
+    db_path: Path | Any,
+    *,
+    suites: Iterable[str] | None = None,
+    write_json: bool = True,
+    inputs: Mapping[str, str] | None = None,
+    previous: Mapping[str, tuple[Mapping[str, str], Sequence[Mapping[str, Any]], Mapping[str, Any]]]
+    | None = None,
 ) -> CheckReport:
     """Runs the data-quality suites (all, or the named ones) on the database.
 
@@ -261,6 +307,12 @@ def run_checks(
     Missing tables give a failing or skipped result (see the suites file), never an
     exception; so does a query that fails. Raises ``ConfigError`` for an unknown suite.
     The full results are written to ``<db>.checks.json`` unless ``write_json`` is false.
+
+    With ``inputs`` (``schema.table → fingerprint`` of what the frames read, see
+    ``okx_journal.freshness``), every frame's inputs and results are returned in
+    ``computed_from``; a frame whose inputs equal its entry in ``previous`` keeps the
+    results recorded there instead of being validated again. great-expectations is
+    imported only when a frame is validated.
     """
     started = time.monotonic()
     target = db_path
@@ -275,6 +327,8 @@ def run_checks(
     now = dt.datetime.now(dt.UTC)
     outcomes: list[Outcome] = []
     frames_json: list[dict[str, Any]] = []
+    computed: dict[str, tuple[dict[str, str], list[dict[str, Any]], dict[str, Any]]] = {}
+    ran: list[str] = []
 
     con, why_not = _connect(target)
     if con is None:
@@ -284,14 +338,37 @@ def run_checks(
         try:
             existing = _existing_tables(con)
             nothing_synced = not any(t.startswith("okx_raw.") for t in existing)
-            runner = _GxRunner()
+            runners: list[_GxRunner] = []
+
+            def runner() -> _GxRunner:
+                if not runners:
+                    runners.append(_GxRunner())
+                return runners[0]
+
             for name in names:
                 for frame in definitions[name]:
-                    frame_outcomes, detail = _run_frame(
-                        runner, con, name, frame, existing, nothing_synced, now
-                    )
+                    fid = frame_id(name, frame)
+                    used: dict[str, str] | None = None
+                    if inputs is not None:
+                        used = {t: inputs.get(t, "absent") for t in frame_inputs(frame, existing)}
+                        used["definition"] = _definition(frame)
+                    last = (previous or {}).get(fid)
+                    if used is not None and last is not None and dict(last[0]) == used:
+                        frame_outcomes = [Outcome(**o) for o in last[1]]
+                        detail = {**dict(last[2]), "kept": True}
+                    else:
+                        frame_outcomes, detail = _run_frame(
+                            runner, con, name, frame, existing, nothing_synced, now
+                        )
+                        ran.append(fid)
                     outcomes.extend(frame_outcomes)
                     frames_json.append(detail)
+                    if used is not None:
+                        computed[fid] = (
+                            used,
+                            [asdict(o) for o in frame_outcomes],
+                            {k: v for k, v in detail.items() if k != "kept"},
+                        )
         finally:
             con.close()
 
@@ -301,35 +378,78 @@ def run_checks(
         outcomes=outcomes,
         seconds=time.monotonic() - started,
         frames=frames_json,
+        computed_from=computed,
+        ran=ran,
     )
     if write_json:
-        report.json_path = results_path(db_path)
-        payload = report.to_dict()
-        payload["checked_at"] = now.isoformat()
-        payload["json_path"] = str(report.json_path)
-        report.json_path.write_text(json.dumps(payload, indent=2, default=_json_default))
+        write_results(report, now)
     return report
 
 
+def write_results(report: CheckReport, now: dt.datetime | None = None) -> None:
+    """Writes the full results to ``<db>.checks.json`` (and sets ``json_path``)."""
+    report.json_path = results_path(report.db_path)
+    payload = report.to_dict()
+    payload["checked_at"] = (now or dt.datetime.now(dt.UTC)).isoformat()
+    payload["json_path"] = str(report.json_path)
+    report.json_path.write_text(json.dumps(payload, indent=2, default=_json_default))
+
+
+def combine(reports: Sequence[CheckReport]) -> CheckReport:
+    """One report of several runs over the same database (suites in the given order);
+    its ``seconds`` is the longest run's (they may have run side by side)."""
+    if not reports:
+        raise ValueError("no report to combine")
+    out = CheckReport(db_path=reports[0].db_path, suites=[], outcomes=[],
+                      seconds=max(r.seconds for r in reports))
+    for report in reports:
+        out.suites.extend(report.suites)
+        out.outcomes.extend(report.outcomes)
+        out.frames.extend(report.frames)
+        out.computed_from.update(report.computed_from)
+        out.ran.extend(report.ran)
+    return out
+
+
 def run_checks_after_sync(
-    db_path: Path | Any, mode: str, *, log: Callable[[str], None] | None = None
+    db_path: Path | Any,
+    mode: str,
+    *,
+    log: Callable[[str], None] | None = None,
+    inputs: Mapping[str, str] | None = None,
+    previous: Mapping[str, tuple[Mapping[str, str], Sequence[Mapping[str, Any]], Mapping[str, Any]]]
+    | None = None,
+    on_report: Callable[[CheckReport], None] | None = None,
+    report: CheckReport | None = None,
 ) -> CheckReport | None:
     """The checks a sync runs at its end, by mode (``okx_journal.checks``).
 
     ``off``: nothing (great-expectations is not even imported), returns None. ``warn``:
     runs them and logs the table and a warning when one fails; returns the report.
     ``fail``: the same, then raises ``DataCheckFailed`` (exit 5) when one fails.
+    ``inputs`` and ``previous``: as for ``run_checks`` (frames whose inputs did not
+    change keep their last results). ``on_report`` receives the report before a
+    failure is raised. ``report``: the checks already run (by the caller, in parts),
+    reported and raised for here.
     """
     mode = mode.strip().lower()
     if mode not in CHECK_MODES:
         raise ConfigError(f"okx_journal.checks must be one of {', '.join(CHECK_MODES)}, not {mode!r}")
     if mode == "off":
         return None
-    report = run_checks(db_path)
+    if report is None:
+        report = run_checks(db_path, inputs=inputs, previous=previous)
+    if on_report is not None:
+        on_report(report)
     if report.ok:
         if log is not None:
             count = sum(s.expectations for s in report.suites)
-            log(f"data checks: {count} passed in {report.seconds:.1f} s")
+            kept = len(report.frames) - len(report.ran)
+            log(
+                f"data checks: {count} passed in {report.seconds:.1f} s"
+                + (f" ({kept} of {len(report.frames)} frames unchanged, their results kept)"
+                   if kept else "")
+            )
         return report
     if log is not None:
         log(report.to_table())
@@ -392,7 +512,7 @@ def _missing(suite: str, frame: str, why: str, status: str = "failed") -> Outcom
 
 
 def _run_frame(
-    runner: _GxRunner,
+    runner: Callable[[], _GxRunner],
     con: Any,
     suite: str,
     frame: Frame,
@@ -442,7 +562,7 @@ def _run_frame(
     example_cols = list(df.columns) if "*" in frame.example else [
         c for c in frame.example if c in df.columns
     ]
-    results = runner.validate(suite, frame, df, example_cols, now)
+    results = runner().validate(suite, frame, df, example_cols, now)
     outcomes: list[Outcome] = []
     gx_results: list[dict[str, Any]] = []
     for expect, result in zip(frame.expectations, results, strict=True):
@@ -552,21 +672,27 @@ class _GxRunner:
     """One ephemeral great-expectations context per process, shared by every run."""
 
     _state: dict[str, Any] = {}
+    _lock = threading.Lock()
 
     def __init__(self) -> None:
         state = _GxRunner._state
-        if not state:
-            with _quiet():
-                logging.getLogger("great_expectations").setLevel(logging.CRITICAL)
-                import great_expectations as gx
-                from great_expectations.data_context.types.base import ProgressBarsConfig
-
-                context = gx.get_context(mode="ephemeral")
-                context.variables.progress_bars = ProgressBarsConfig(globally=False)
-                state["gx"] = gx
-                state["datasource"] = context.data_sources.add_pandas("okx_journal_checks")
+        with _GxRunner._lock:
+            if not state:
+                self._create(state)
         self.gx: Any = state["gx"]
         self.datasource: Any = state["datasource"]
+
+    @staticmethod
+    def _create(state: dict[str, Any]) -> None:
+        with _quiet():
+            logging.getLogger("great_expectations").setLevel(logging.CRITICAL)
+            import great_expectations as gx
+            from great_expectations.data_context.types.base import ProgressBarsConfig
+
+            context = gx.get_context(mode="ephemeral")
+            context.variables.progress_bars = ProgressBarsConfig(globally=False)
+            state["gx"] = gx
+            state["datasource"] = context.data_sources.add_pandas("okx_journal_checks")
 
     def _batch_definition(self, name: str) -> Any:
         try:

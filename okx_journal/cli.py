@@ -159,11 +159,11 @@ def sync(
     serves them), later runs only what is new. Safe to schedule every few minutes: a
     second sync of the same database exits 6 at once. Logs go to stderr.
     """
-    from okx_journal.config import check_mode, connection_settings, resolve_credentials
+    from okx_journal.config import check_mode, connection_settings, resolve_credentials, with_site
     from okx_journal.sync import SyncOptions, run_sync
 
-    settings = connection_settings(base_url, demo_trading)
     credentials = resolve_credentials(profile)
+    settings = with_site(connection_settings(base_url, demo_trading), credentials)
     opts = SyncOptions(
         db_path=resolve_db(ctx, db),
         credentials=credentials,
@@ -203,11 +203,11 @@ def doctor(
     no_clock_sync: bool,
 ) -> None:
     """Check the host, the clock, the key, its permissions and IP binding, one line each."""
-    from okx_journal.config import connection_settings, resolve_credentials
+    from okx_journal.config import connection_settings, resolve_credentials, with_site
     from okx_journal.doctor import run_doctor
 
-    settings = connection_settings(base_url, demo_trading)
     credentials = resolve_credentials(profile)
+    settings = with_site(connection_settings(base_url, demo_trading), credentials)
     report = run_doctor(
         credentials,
         settings,

@@ -13,6 +13,7 @@ own ``SOURCES__OKX__CREDENTIALS__*`` variables still winning), else the contract
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tomllib
 from dataclasses import dataclass
@@ -105,12 +106,19 @@ class ConnectionSettings:
     demo_trading: bool
     timeout_s: float
     max_retries: int
+    #: the host was chosen (``--base-url``, ``OKX_BASE_URL``, or a dlt.toml value other
+    #: than the default): a site remembered for the key does not replace it
+    explicit: bool = False
 
 
 def connection_settings(base_url: str | None, demo_trading: bool) -> ConnectionSettings:
     """Resolve the host: ``--base-url`` > ``OKX_BASE_URL`` > dlt config > default."""
-    url = base_url or os.environ.get("OKX_BASE_URL") or setting("sources.okx.base_url", None)
+    configured = setting("sources.okx.base_url", None)
+    url = base_url or os.environ.get("OKX_BASE_URL") or configured
     url = str(url or DEFAULT_BASE_URL).rstrip("/")
+    explicit = bool(base_url or os.environ.get("OKX_BASE_URL")) or (
+        configured is not None and str(configured).rstrip("/") != DEFAULT_BASE_URL
+    )
     try:
         timeout = float(setting("sources.okx.timeout_s", 10.0))
         retries = int(setting("sources.okx.max_retries", 6))
@@ -118,7 +126,20 @@ def connection_settings(base_url: str | None, demo_trading: bool) -> ConnectionS
         raise ConfigError(
             "sources.okx.timeout_s and max_retries in dlt.toml must be numbers"
         ) from None
-    return ConnectionSettings(url, demo_trading, timeout, retries)
+    return ConnectionSettings(url, demo_trading, timeout, retries, explicit)
+
+
+def with_site(settings: ConnectionSettings, credentials: OkxCredentials) -> ConnectionSettings:
+    """The settings on the site remembered for this key (``okx_journal.sites``), unless
+    the host was chosen explicitly."""
+    if settings.explicit:
+        return settings
+    from okx_journal.sites import remembered
+
+    url = remembered(credentials)
+    if url is None or url == settings.base_url:
+        return settings
+    return dataclasses.replace(settings, base_url=url)
 
 
 def check_mode(override: str | None = None) -> str:

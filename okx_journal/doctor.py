@@ -2,7 +2,8 @@
 
 Checks, in order, each depending on the ones before: the host answers
 (``GET /api/v5/public/time``), the clock offset to OKX, the credentials are accepted
-(``GET /api/v5/account/config``), the key's permissions (``perm``), its IP binding
+(``GET /api/v5/account/config``; on OKX's "wrong site" answers the other official hosts
+are asked, and the site that knows the key is named and remembered), the key's permissions (``perm``), its IP binding
 (``ip``), the account mode (``acctLv``), live or demo trading, and how far back the
 account's history reaches in the database (``--db``), or will reach after a first sync.
 """
@@ -13,12 +14,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from okx_journal.config import ConnectionSettings
 from okx_journal.permissions import enforce_read_only
+from okx_journal.sites import remember
 from sources.okx.client import OkxClient
 from sources.okx.credentials import OkxCredentials
-from sources.okx.errors import OkxJournalError, PermissionRefused
+from sources.okx.errors import OkxError, OkxJournalError, PermissionRefused
+from sources.okx.sites import WRONG_SITE_CODES, find_site, is_official, site_for
 
 FIRST_SYNC_REACH = (
     "a first sync reads the ledger back to the account's first quarter (OKX's quarterly "
@@ -95,6 +99,8 @@ class DoctorReport:
 
     checks: list[Check] = field(default_factory=list)
     error: OkxJournalError | None = None
+    #: the site found for the key when the given host did not know it
+    site: str | None = None
 
     @property
     def exit_code(self) -> int:
@@ -105,6 +111,7 @@ CHECK_NAMES = (
     "host reachable",
     "clock offset",
     "credentials accepted",
+    "OKX site",
     "key permissions",
     "IP binding",
     "account mode",
@@ -122,6 +129,8 @@ def run_doctor(
     emit: Callable[[Check], None] | None = None,
     client: OkxClient | None = None,
     db_path: Path | None = None,
+    transport: Any = None,
+    remember_site: bool = True,
 ) -> DoctorReport:
     """Run every check and report each through ``emit`` as soon as it is known.
 
@@ -135,6 +144,12 @@ def run_doctor(
         client: an existing client (tests); otherwise one is built from ``settings``.
         db_path: the database ``sync`` loads into: the history line says how far back
             this account's records reach there.
+        transport: httpx transport of the clients (tests route OKX's hosts with it).
+        remember_site: remember the site found for the key (``okx_journal.sites``).
+
+    When the host answers that it does not know the key (50119, or another wrong-site
+    code), the other official OKX hosts are asked, one GET each; the site that knows the
+    key is named on the "OKX site" line and remembered, and the checks go on there.
     """
     report = DoctorReport()
 
@@ -159,7 +174,9 @@ def run_doctor(
             timeout=settings.timeout_s,
             max_retries=min(settings.max_retries, 2),
             sync_clock=clock_sync,
+            transport=transport,
         )
+    clients = [client] if own_client else []
     try:
         started = time.monotonic()
         try:
@@ -188,16 +205,56 @@ def run_doctor(
             skip_rest()
             return report
 
+        found = None
         try:
             config = client.get("/api/v5/account/config")[0]
         except OkxJournalError as exc:
-            add("credentials accepted", "FAIL", str(exc))
-            report.error = exc
-            skip_rest()
-            return report
+            if (isinstance(exc, OkxError) and exc.code in WRONG_SITE_CODES
+                    and is_official(client.base_url)):
+                offset = client.clock_offset_ms
+
+                def make(url: str) -> OkxClient:
+                    return OkxClient(credentials, base_url=url,
+                                     demo_trading=settings.demo_trading,
+                                     timeout=settings.timeout_s, max_retries=1,
+                                     sync_clock=clock_sync, transport=transport,
+                                     clock_offset_ms=offset)
+
+                found = find_site(credentials, client.base_url, make)
+            if found is None:
+                add("credentials accepted", "FAIL", str(exc))
+                report.error = exc
+                skip_rest()
+                return report
+            site, answer = found
+            if remember_site:
+                remember(credentials, site.base_url)
+            report.site = site.base_url
+            client = make(site.base_url)
+            clients.append(client)
+            try:
+                config = answer[0] if answer else client.get("/api/v5/account/config")[0]
+            except OkxJournalError as again:
+                add("credentials accepted", "FAIL", str(again))
+                report.error = again
+                skip_rest()
+                return report
         uid = config.get("uid", "")
         label = config.get("label", "")
         add("credentials accepted", "ok", f"account uid {uid}" + (f", key label {label!r}" if label else ""))
+        if found is not None:
+            add(
+                "OKX site",
+                "warn",
+                f"{settings.base_url} does not know this key: it belongs to "
+                f"{found[0].describe()}"
+                + ("; remembered: the next runs go there without --base-url"
+                   if remember_site else f"; pass --base-url {found[0].base_url}"),
+            )
+        else:
+            here = site_for(client.base_url)
+            add("OKX site", "ok",
+                here.describe() if here is not None else f"{client.base_url} (loopback: a simulator)")
 
         perm = str(config.get("perm", ""))
         try:
@@ -235,5 +292,5 @@ def run_doctor(
         add("history reach", "ok", history_reach(db_path, str(uid)))
         return report
     finally:
-        if own_client:
-            client.close()
+        for one in clients:
+            one.close()

@@ -202,6 +202,8 @@ class TransformFile:
     sql: str
     materialized: str = "view"
     depends_on: tuple[str, ...] = ()
+    #: raw tables (``okx_raw`` names, without the schema) the statement reads
+    raw_inputs: tuple[str, ...] = ()
     grain: str = ""
     description: str = ""
     column_comments: Mapping[str, str] = field(default_factory=dict)
@@ -252,6 +254,7 @@ class BuildResult:
 
 _HEADER = re.compile(r"^\s*--\s*(?P<key>[a-z_]+(?: [A-Za-z0-9_]+)?)\s*:\s*(?P<value>.*?)\s*$")
 _RELATION_REF = re.compile(r"\b(journal_staging|journal_int|journal)\.([a-z0-9_]+)\b")
+_RAW_REF = re.compile(r"\b" + RAW_SCHEMA + r"\.\"?([a-z0-9_]+)\b")
 
 
 def _quote(text: str) -> str:
@@ -303,6 +306,8 @@ def parse_transform_file(path: Path, layer: str) -> TransformFile:
     if materialized not in ("view", "table"):
         raise TransformError(f"{path}: materialized must be view or table, not {materialized!r}")
     normalised = tuple(sorted({d for d in map(_normalise_dependency, deps) if d is not None}))
+    raw_inputs = {d.partition(".")[2].strip() for d in deps if d.partition(".")[0].strip() == RAW_SCHEMA}
+    raw_inputs |= set(_RAW_REF.findall(_strip_comments(body)))
     tf = TransformFile(
         path=path,
         layer=layer,
@@ -310,6 +315,7 @@ def parse_transform_file(path: Path, layer: str) -> TransformFile:
         sql=body,
         materialized=materialized,
         depends_on=normalised,
+        raw_inputs=tuple(sorted(raw_inputs)),
         grain=headers.get("grain", ""),
         description=headers.get("description", ""),
         column_comments=columns,
@@ -400,14 +406,18 @@ def _check_one_statement(con: duckdb.DuckDBPyConnection, tf: TransformFile) -> N
 def build_journal(
     con_or_path: duckdb.DuckDBPyConnection | str | Path | Any,
     transforms_dir: Path | str | None = None,
+    *,
+    only: Iterable[str] | None = None,
 ) -> BuildResult:
-    """Builds every journal relation in one transaction.
+    """Builds every journal relation (or the ``only`` ones) in one transaction.
 
     Args:
         con_or_path: an open DuckDB connection (not inside a transaction), a database
             file path that is opened and closed here, or an open
             ``okx_journal.postgres.PgConnection`` (``okx_journal.transform_postgres``).
         transforms_dir: the ``transforms/`` folder; default: the repository's.
+        only: ``schema.name`` of the relations to build (in dependency order); the
+            others are left as they are. None builds them all.
 
     Returns:
         What was built and how long it took.
@@ -416,6 +426,9 @@ def build_journal(
         TransformError: a file is malformed or a statement failed; nothing was changed.
     """
     files = transform_files(transforms_dir)
+    if only is not None:
+        wanted = set(only)
+        files = [tf for tf in files if tf.relation in wanted]
     if not isinstance(con_or_path, (str, Path, duckdb.DuckDBPyConnection)):
         from okx_journal.transform_postgres import build_on_postgres
 

@@ -496,7 +496,27 @@ def test_limiter_lets_the_documented_count_through_then_waits_a_window_with_marg
     n, window = ENDPOINT_LIMITS["/api/v5/account/bills"]
     assert [limiter.acquire("/api/v5/account/bills") for _ in range(n)] == [0.0] * n
     waited = limiter.acquire("/api/v5/account/bills?ccy=BTC")
-    assert waited == pytest.approx(window * 1.03 + 0.005)
+    assert waited == pytest.approx(window * 1.01 + 0.005)
+
+
+def test_limiter_counts_each_request_from_its_answer() -> None:
+    """OKX counts a request on arrival, at the latest when it answers: a slow answer
+    pushes the next request of a full window back by as much, whatever the jitter."""
+    clock = FakeClock()
+    limiter = RateLimiter({"/a": (2, 1.0), "/b": (2, 1.0)}, margin=0, margin_seconds=0,
+                          clock=clock, sleep=clock.sleep)
+    _, slow = limiter.reserve("/a")
+    _, fast = limiter.reserve("/a")
+    clock.now += 0.05
+    limiter.release("/a", fast)  # answered at +0.05
+    clock.now += 0.25
+    limiter.release("/a", slow)  # answered at +0.3, after the one sent later
+    assert limiter.acquire("/a") == pytest.approx(0.75)  # the earliest slot: +0.05 + 1 s
+    assert limiter.acquire("/a") == pytest.approx(0.25)  # then +0.3 + 1 s
+    # acquire alone counts from the send time, as before
+    limiter.acquire("/b")
+    limiter.acquire("/b")
+    assert limiter.acquire("/b") == pytest.approx(1.0)
 
 
 def test_limiter_windows_are_per_endpoint() -> None:
@@ -546,7 +566,7 @@ def test_limiter_reports_waits_through_on_wait() -> None:
     seen: list[tuple[str, float]] = []
     limiter.acquire("/a", on_wait=lambda p, s: seen.append((p, s)))
     limiter.acquire("/a?x=1", on_wait=lambda p, s: seen.append((p, s)))
-    assert seen == [("/a", pytest.approx(1.035))]
+    assert seen == [("/a", pytest.approx(1.015))]
 
 
 def test_different_endpoints_proceed_in_parallel_across_threads() -> None:
@@ -577,9 +597,9 @@ def test_client_counts_limiter_waits_per_endpoint() -> None:
     with OkxClient(CREDS, transport=httpx.MockTransport(rec), rate_limiter=limiter, sync_clock=False, on_wait=lambda p, s: waits.append((p, s))) as client:
         client.get("/api/v5/account/bills")
         client.get("/api/v5/account/bills")
-        assert client.stats.rate_limit_wait_seconds == pytest.approx(1.035)
-        assert client.stats.rate_limit_wait_by_endpoint == {"/api/v5/account/bills": pytest.approx(1.035)}
-    assert waits == [("/api/v5/account/bills", pytest.approx(1.035))]
+        assert client.stats.rate_limit_wait_seconds == pytest.approx(1.015)
+        assert client.stats.rate_limit_wait_by_endpoint == {"/api/v5/account/bills": pytest.approx(1.015)}
+    assert waits == [("/api/v5/account/bills", pytest.approx(1.015))]
 
 
 # --- credentials ----------------------------------------------------------------------------

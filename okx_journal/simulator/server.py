@@ -22,8 +22,11 @@ Authentication (okx-api §1, §8), checked in this order for private endpoints:
    an unknown key of any other shape → 50111 "Invalid OK-ACCESS-KEY"; a revoked key →
    50119 *[choice: OKX deletes keys, so a deleted key "doesn't exist"]*;
 5. region: a key registered in ``sim.key_regions`` (or carrying a ``region`` attribute)
-   for another host than ``Simulator(region=...)`` → 50119, as OKX does for an EEA key
-   used on www.okx.com;
+   for another site than the one asked → 50119, as OKX does for an EEA key used on
+   www.okx.com. The site asked is the request's ``Host`` when it is one of OKX's hosts
+   (``www.okx.com`` global, ``eea.okx.com`` EEA, ``us.okx.com`` US: ``SITE_HOSTS``), so
+   one server serves the three sites at once, as virtual hosts; any other ``Host``
+   (loopback) is ``Simulator(region=...)``;
 6. environment: a demo key without ``x-simulated-trading: 1`` or a live key with it →
    50101 (``x-simulated-trading: 0``, as python-okx sends for live, is accepted);
 7. passphrase 50105; 8. signature 50113, recomputed over ``timestamp + METHOD + the raw
@@ -156,6 +159,7 @@ except ImportError:  # pragma: no cover - fallback when orjson is absent
 __all__ = [
     "ERRORS",
     "RATE_LIMITS",
+    "SITE_HOSTS",
     "RETENTION_MS",
     "Fault",
     "SimStats",
@@ -198,6 +202,9 @@ ARCHIVE_STATEMENT_DP: dict[str, int] = {
     **dict.fromkeys(("sz", "px", "fillIdxPx", "fillMarkPx", "fillPxVol", "fillPxUsd",
                      "fillMarkVol", "fillFwdPx"), 8),
 }
+
+#: OKX's REST hosts (okx-api §1.5) → the site (``region``) a request to them asks.
+SITE_HOSTS: dict[str, str] = {"www.okx.com": "global", "eea.okx.com": "eea", "us.okx.com": "us"}
 
 #: Documented per-endpoint limits: (method, path) → ((requests, window seconds), ...).
 RATE_LIMITS: dict[tuple[str, str], tuple[tuple[int, float], ...]] = {
@@ -903,7 +910,8 @@ class Simulator:
         if account.revoked:
             raise _OkxError("50119")
         key_region = self.key_regions.get(key) or getattr(account, "region", None) or "global"
-        if key_region != self.region:
+        host = (headers.get("host") or "").rsplit(":", 1)[0].lower()
+        if key_region != SITE_HOSTS.get(host, self.region):
             raise _OkxError("50119")
         demo_header = (headers.get("x-simulated-trading") or "").strip()
         if account.demo != (demo_header == "1"):

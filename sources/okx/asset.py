@@ -31,14 +31,15 @@ import pyarrow as pa
 
 from sources.okx.errors import OkxError
 from sources.okx.pagination import PAGE_LIMIT, Fetch, Page, PaginationError, WalkReport
-from sources.okx.run import DAY_MS, HOUR_MS, _Batcher, _fmt_day, _int, _Run
-from sources.okx.schema import TableSpec
+from sources.okx.run import DAY_MS, HOUR_MS, _Batcher, _fmt_day, _int, _loaded_keys, _Run
+from sources.okx.schema import TableSpec, snake
 
 __all__ = [
     "OVERLAP_MS",
     "PAGE_ROWS",
     "REREAD_MS",
     "SKIPPED_CODES",
+    "drop_loaded",
     "new_rows",
     "record_history",
     "resume_ts",
@@ -180,6 +181,33 @@ def new_rows(page: Page, key: str, seen: set[str]) -> Page:
     return out
 
 
+def drop_loaded(run: _Run, table: str, page: Page, id_field: str,
+                state_field: str | None = None) -> Page:
+    """Removes re-read rows the destination already holds as they are.
+
+    A row is dropped when a row of this account with its id (and, given
+    ``state_field``, the same state) is loaded: re-reading the overlap then costs no
+    merge, and a sync with nothing new leaves the table untouched. Rows whose state
+    changed (a deposit credited since) are kept, so the merge updates them.
+    """
+    ids = [str(r.get(id_field) or "") for r in page]
+    ids = [i for i in ids if i and i.replace("-", "").isalnum()]
+    if not ids:
+        return page
+    key_col = snake(id_field)
+    cols = key_col + (f", coalesce({snake(state_field)}, '')" if state_field else "")
+    known = _loaded_keys(run, table, cols,
+                         f"{key_col} IN (" + ",".join(f"'{i}'" for i in ids) + ")")
+    if not known:
+        return page
+
+    def key(row: Mapping[str, Any]) -> tuple[Any, ...]:
+        value = str(row.get(id_field) or "")
+        return (value, str(row.get(state_field) or "")) if state_field else (value,)
+
+    return [r for r in page if key(r) not in known]
+
+
 def resume_ts(state: Mapping[str, Any]) -> int | None:
     """Where an incremental walk of a funding-account resource may stop: the newest
     ``ts`` loaded (``hwm_ts``) less ``OVERLAP_MS``; None before any record was loaded
@@ -245,7 +273,7 @@ def record_history(
                 ts = _int(row.get("ts"))
                 if ts is not None and str(row.get("state") or "") not in final_states:
                     pending_now = ts if pending_now is None else min(pending_now, ts)
-            out = batcher.add(fresh)
+            out = batcher.add(drop_loaded(run, table.name, fresh, id_field, "state"))
             if out is not None:
                 yield out
     except OkxError as exc:

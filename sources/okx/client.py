@@ -10,7 +10,8 @@ what OKX needs around it:
   backoff and full jitter for answers worth retrying;
 * the read-only guard: GET only, plus the one documented read-only POST (the quarterly
   ledger export request); anything else is refused before it leaves the process;
-* ``https`` only, except on loopback (the simulator).
+* OKX's official hosts only (``sources/okx/sites.py``: www, eea and us.okx.com, over
+  ``https``), or loopback (the simulator): no other host ever gets a request.
 
 Errors are raised as the ``errors`` hierarchy, mapped by ``errors.error_for``.
 """
@@ -41,8 +42,9 @@ from sources.okx.errors import (
     error_for,
     one_line,
 )
-from sources.okx.ratelimit import RateLimiter
+from sources.okx.ratelimit import RateLimiter, Slot
 from sources.okx.signing import okx_timestamp, sign
+from sources.okx.sites import is_official
 
 __all__ = ["ARCHIVE_PATH", "ClientStats", "OkxAuth", "OkxClient"]
 
@@ -83,6 +85,12 @@ def _check_base_url(base_url: str) -> str:
         raise ConfigError(
             f"refusing plain http:// for {parts.hostname}: your API key would travel "
             "unencrypted; use https:// (plain http is allowed only on loopback, for the simulator)."
+        )
+    if not _is_loopback(parts.hostname) and not is_official(base_url.strip().rstrip("/")):
+        raise ConfigError(
+            f"--base-url {base_url!r} is not one of OKX's hosts: okx-journal sends your key "
+            "only to https://www.okx.com, https://eea.okx.com or https://us.okx.com "
+            "(or to a simulator on loopback)."
         )
     if parts.query or parts.fragment:
         raise ConfigError(f"--base-url {base_url!r} must not contain '?' or '#': give only the host.")
@@ -196,6 +204,8 @@ class OkxClient:
         backoff_base: First backoff ceiling in seconds; doubles per retry.
         backoff_cap: Largest backoff ceiling in seconds.
         rng: Random source for the jitter.
+        clock_offset_ms: OKX's clock offset already measured (by another client): no
+            ``public/time`` request is sent.
     """
 
     def __init__(
@@ -216,6 +226,7 @@ class OkxClient:
         backoff_base: float = 0.5,
         backoff_cap: float = 20.0,
         rng: random.Random | None = None,
+        clock_offset_ms: int | None = None,
     ) -> None:
         self.base_url = _check_base_url(base_url)
         self.demo_trading = demo_trading
@@ -228,6 +239,9 @@ class OkxClient:
         self._limiter = rate_limiter if rate_limiter is not None else RateLimiter(enabled=rate_limits)
         self._sync_clock = sync_clock
         self._clock_synced = False
+        if clock_offset_ms is not None:  # measured by another client (OKX has one clock)
+            self.clock_offset_ms = int(clock_offset_ms)
+            self._clock_synced = True
         self._clock_lock = threading.RLock()
         self._stats_lock = threading.Lock()
         self._sleep = sleep
@@ -379,10 +393,11 @@ class OkxClient:
         resynced = False
         attempt = 0
         while True:
-            self._wait_for_limit(limiter_key)
+            slot = self._wait_for_limit(limiter_key)
             try:
                 response = self._send(method, url, path, content, headers, private)
             except httpx.TransportError as exc:
+                self._limiter.release(limiter_key, slot)
                 error = self._transport_error(exc, attempt)
                 if isinstance(exc, httpx.ConnectError) and not self._ever_connected:
                     raise error from None
@@ -391,6 +406,7 @@ class OkxClient:
                 self._backoff(limiter_key, attempt, rate_limited=False)
                 attempt += 1
                 continue
+            self._limiter.release(limiter_key, slot)
             self._ever_connected = True
             try:
                 return self._parse(response)
@@ -507,13 +523,14 @@ class OkxClient:
                     text = text.replace(secret, "***")
         return text
 
-    def _wait_for_limit(self, key: str) -> None:
-        waited = self._limiter.acquire(key, on_wait=self.on_wait)
+    def _wait_for_limit(self, key: str) -> Slot | None:
+        waited, slot = self._limiter.reserve(key, on_wait=self.on_wait)
         if waited > 0:
             with self._stats_lock:
                 self.stats.rate_limit_wait_seconds += waited
                 by_endpoint = self.stats.rate_limit_wait_by_endpoint
                 by_endpoint[key] = by_endpoint.get(key, 0.0) + waited
+        return slot
 
     def _backoff(self, key: str, attempt: int, *, rate_limited: bool) -> None:
         ceiling = min(self._backoff_cap, self._backoff_base * (2**attempt))

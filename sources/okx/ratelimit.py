@@ -2,9 +2,16 @@
 
 OKX counts requests per endpoint: private ones per User ID (each sub-account has its own
 budget), public ones per IP (okx-api.md §2, §3.1). One ``RateLimiter`` per client is
-enough for a connector that uses one key from one machine. OKX counts a request when it
-arrives, so network jitter can bunch requests that left evenly spaced: every window is
-stretched by a small safety margin (3 % plus a few milliseconds).
+enough for a connector that uses one key from one machine. The limit key is the endpoint
+path: a new resource is paced by declaring its endpoint's limit in ``ENDPOINT_LIMITS``,
+and runs beside the others (each key has its own window and lock).
+
+OKX counts a request when it arrives, somewhere between the moment it was sent and the
+moment its answer came back: network and scheduling jitter can bunch requests that left
+evenly spaced. ``reserve`` / ``release`` count each request from the moment its answer
+arrived (the latest it can have been counted by OKX), so a window never holds more than
+its limit on OKX's side, whatever the jitter; every window is also stretched by a small
+margin (1 % plus a few milliseconds). ``acquire`` counts from the send time only.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 
-__all__ = ["DEFAULT_LIMIT", "ENDPOINT_LIMITS", "RateLimiter", "limit_for"]
+__all__ = ["DEFAULT_LIMIT", "ENDPOINT_LIMITS", "RateLimiter", "Slot", "limit_for"]
 
 #: path -> (requests, window in seconds), from okx-api.md §3.1 (OKX docs, Nov 2025 / 2026).
 #: The archive *apply* POST has its own key ("POST " + path): OKX's 2026 docs say 1 per
@@ -68,13 +75,23 @@ def limit_for(path: str, limits: Mapping[str, tuple[int, float]] | None = None) 
     return table.get(path.split("?", 1)[0], DEFAULT_LIMIT)
 
 
+class Slot:
+    """One request counted in its endpoint's window: its time is when it was sent, then
+    (``RateLimiter.release``) when its answer arrived."""
+
+    __slots__ = ("at",)
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+
 class _Window:
-    """The send times of the last ``requests`` calls to one endpoint."""
+    """The last ``requests`` calls to one endpoint (``Slot``s, oldest first)."""
 
     def __init__(self, requests: int, window: float) -> None:
         self.requests = max(1, requests)
         self.window = window
-        self.sent: deque[float] = deque()
+        self.sent: deque[Slot] = deque()
         self.lock = threading.Lock()
 
 
@@ -103,7 +120,7 @@ class RateLimiter:
         *,
         default: tuple[int, float] = DEFAULT_LIMIT,
         enabled: bool = True,
-        margin: float = 0.03,
+        margin: float = 0.01,
         margin_seconds: float = 0.005,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -132,7 +149,7 @@ class RateLimiter:
             return window
 
     def acquire(self, path: str, on_wait: Callable[[str, float], None] | None = None) -> float:
-        """Waits until a request to ``path`` fits the limit, then counts it as sent.
+        """Waits until a request to ``path`` fits the limit, then counts it as sent now.
 
         Args:
             path: Endpoint path (a query string is ignored); for the archive POST, the
@@ -144,20 +161,28 @@ class RateLimiter:
             Seconds spent waiting (0.0 when the request could go at once or when the
             limiter is disabled).
         """
+        return self.reserve(path, on_wait)[0]
+
+    def reserve(
+        self, path: str, on_wait: Callable[[str, float], None] | None = None
+    ) -> tuple[float, Slot | None]:
+        """``acquire``, returning also the request's slot for ``release`` (None when the
+        limiter is disabled)."""
         if not self.enabled:
-            return 0.0
+            return 0.0, None
         key = path.split("?", 1)[0]
         window = self._window_for(key)
         waited = 0.0
         with window.lock:
             now = self._clock()
             while True:
-                while window.sent and window.sent[0] + window.window <= now:
+                while window.sent and window.sent[0].at + window.window <= now:
                     window.sent.popleft()
                 if len(window.sent) < window.requests:
-                    window.sent.append(now)
-                    return waited
-                ready_at = window.sent[0] + window.window
+                    slot = Slot(now)
+                    window.sent.append(slot)
+                    return waited, slot
+                ready_at = window.sent[0].at + window.window
                 delay = ready_at - now
                 if on_wait is not None:
                     on_wait(key, delay)
@@ -165,3 +190,24 @@ class RateLimiter:
                 waited += delay
                 # a sleep may end a hair early (or float sums round down): never loop on that
                 now = max(self._clock(), ready_at)
+
+    def release(self, path: str, slot: Slot | None) -> None:
+        """The answer to the request of ``slot`` arrived (or it failed): it counts from
+        now, the latest OKX can have counted it. Keeps the window ordered."""
+        if slot is None or not self.enabled:
+            return
+        window = self._window_for(path.split("?", 1)[0])
+        with window.lock:
+            now = self._clock()
+            if now <= slot.at:
+                return
+            slot.at = now
+            # slots are kept ordered by time: move this one behind any sent after it
+            try:
+                window.sent.remove(slot)
+            except ValueError:
+                return  # already out of the window
+            index = len(window.sent)
+            while index > 0 and window.sent[index - 1].at > now:
+                index -= 1
+            window.sent.insert(index, slot)

@@ -31,7 +31,14 @@ from typing import Any
 import pyarrow as pa
 
 from sources.okx import asset
-from sources.okx.asset import new_rows, resume_ts, skip_reason, ts_walk, warn_skipped
+from sources.okx.asset import (
+    drop_loaded,
+    new_rows,
+    resume_ts,
+    skip_reason,
+    ts_walk,
+    warn_skipped,
+)
 from sources.okx.errors import OkxError
 from sources.okx.pagination import Page, WalkReport, walk_back
 from sources.okx.resources import MERGE, okx_resource
@@ -88,7 +95,7 @@ def funding_bills(run: _Run) -> Iterator[pa.Table]:
         span.extend(t for t in (_int(r.get("ts")) for r in fresh) if t is not None)
         if span:
             span[:] = [min(span), max(span)]
-        return batcher.add(fresh)
+        return batcher.add(drop_loaded(run, "funding_bills", fresh, "billId"))
 
     recent = WalkReport(name=RECENT_PATH)
     run.observer.add_walk(recent)
