@@ -11,10 +11,11 @@ DuckDB                                  PostgreSQL
 a.t >= b.t`` (or ``<=``)                sides in one window (``max``/``min`` of b's row
                                         number carried forward), then plain joins; b's
                                         rows are numbered once in a ``MATERIALIZED`` CTE
-``QUALIFY``                             a subquery filtered on the window (sqlglot)
+``QUALIFY cond``                        ``SELECT <its columns> FROM (SELECT ..., cond AS
+                                        __keep) WHERE __keep``
 ``GROUP BY ALL``                        ``GROUP BY`` the positions of the non-aggregates
-``* EXCLUDE (c)``, ``t.* EXCLUDE (c)``  the columns listed, as PostgreSQL reports them
-                                        for the same ``FROM`` (``resolve_columns``)
+``* EXCLUDE (c)``, ``t.* EXCLUDE (c)``,  the columns listed, as PostgreSQL reports them
+``UNION ALL BY NAME``                   for the same ``FROM`` (``resolve_columns``)
 ``any_value(x)``                        ``journal_int.okx_any_value(x)`` (first non-NULL)
 ``arg_max(x, (a, b))`` / ``arg_min``    ``(array_agg(x ORDER BY a DESC, b DESC))[1]``
 ``epoch_ms(ts)``, ``epoch(ts)``         ``extract(epoch ...)`` in ms / s
@@ -22,13 +23,13 @@ a.t >= b.t`` (or ``<=``)                sides in one window (``max``/``min`` of 
 ``try_strptime(s, '%y%m%d')``           a guard, then ``to_timestamp(s, 'YYMMDD')``
 ``hash(a, b, ...)``                     ``md5`` of the row (only ever a partition key)
 ``unnest(generate_series(...))``        ``generate_series(...)`` (a set already)
-``list``, ``list_slice``, ``starts_with``  ``array_agg``, ``[a:b]``, ``LIKE``-free
-                                        ``left(...) =``
+``list``, ``list_slice``, ``starts_with``  ``array_agg``, ``[a:b]``, ``left(s, n) = p``
 ``dayname``, ``isodow``                 ``to_char(..., 'FMDay')``, ``extract(isodow)``
 ======================================  ================================================
 
 Division: DuckDB divides in DOUBLE (``DECIMAL / DECIMAL`` too) and converts a DECIMAL
-to DOUBLE as ``double(integer part) + double(fraction digits) / 10^scale``; a DOUBLE
+to DOUBLE as ``digits / 10^scale`` while the digits fit in 53 bits, else as
+``double(integer part) + double(fraction digits) / 10^scale``; a DOUBLE
 cast to ``DECIMAL(p, s)`` is ``round-half-away(double(x · 10^s))``, exact. Both are
 reproduced by ``journal_int.okx_to_double`` and ``journal_int.okx_double_to_decimal``
 (``SUPPORT_SQL``), so ratios such as ``entry_px`` or ``win_rate`` have the same digits on
@@ -40,7 +41,6 @@ type).
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -619,7 +619,6 @@ def _with_context(tree: Any, select: Any, probe: Any) -> Any:
 # ----------------------------------------------------------------------------- entry point
 
 
-_COMMENT = re.compile(r"--[^\n]*")
 
 
 def to_postgres(sql: str, resolve_columns: ColumnResolver | None = None) -> str:
