@@ -652,7 +652,8 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
 
     split: dict[str, float] = {}
     # great-expectations takes seconds to import: that happens while the walks wait on
-    # OKX, as soon as they bring rows that the checks will have to validate
+    # OKX, as soon as they bring rows that the checks will have to validate (not before:
+    # the import would hold the interpreter while dlt starts the walks)
     warm = _Warmup() if opts.transforms and opts.checks != "off" else None
 
     with dest.lock():
@@ -665,8 +666,6 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
         register_providers()  # dlt.toml's settings hold for library use too ([load] workers)
         _freeze_import_time_objects()
         _forget_state_of_a_missing_database(dest, out)
-        if warm is not None and (dest.is_postgres or not _has_checked(db_path)):
-            warm.start()  # a first sync (or PostgreSQL, where every check runs)
         pipeline = _pipeline(dest)
         mark = time.monotonic()
         summary.resumed_package = _finish_pending(pipeline, out)
@@ -913,23 +912,6 @@ class _Warmup:
             thread = self._thread
         if thread is not None:
             thread.join()
-
-
-def _has_checked(db_path: Path) -> bool:
-    """The database has recorded checks (so a sync may find nothing new to check)."""
-    if not db_path.exists():
-        return False
-    from okx_journal.freshness import META_SCHEMA
-
-    try:
-        with _duckdb(db_path) as con:
-            row = con.execute(
-                "SELECT count(*) FROM duckdb_tables() "
-                f"WHERE schema_name = {_sql_text(META_SCHEMA)} AND table_name = 'checked_from'"
-            ).fetchone()
-    except Exception:  # a database another process holds: the sync says so later
-        return False
-    return bool(row and row[0])
 
 
 def _refresh_postgres(

@@ -96,7 +96,7 @@ def quarter_bills(history: History, year: int, quarter: int, overlap: int = 0) -
                                             ("csv", b"instType,")])
 def test_apply_ongoing_finished_download(history: History, fmt: str, magic: bytes) -> None:
     year, quarter = past_quarter(1)
-    with Simulator(history, rate_limits=False, archive_ready_after_s=0.3,
+    with Simulator(history, rate_limits=False, archive_ready_after_s=1.5,
                    archive_format=fmt) as sim:  # type: ignore[arg-type]
         first = data(apply(sim, year, quarter))[0]
         assert first["result"] == "false" and first["ts"].isdigit()
