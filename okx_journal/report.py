@@ -200,6 +200,12 @@ class _Journal:
     accounts: tuple[str, ...] = ()
     first_day: date | None = None
     last_day: date | None = None
+    #: journal.pnl_total_usd: one row per account
+    usd_total: list[Row] = field(default_factory=list)
+    #: P&L per account and instrument type in USD (every P&L currency added up)
+    usd_by_type: list[Row] = field(default_factory=list)
+    #: journal.daily_pnl_total_usd: the USD equity curve (``value`` = cumulative net P&L)
+    usd_equity: list[Row] = field(default_factory=list)
 
     def has(self, relation: str) -> bool:
         return relation in self.columns
@@ -287,6 +293,43 @@ class _Reader:
 
 
 _MONEY = ("gross_pnl", "fees", "funding", "interest", "net_pnl")
+_MONEY_USD = tuple(f"{name}_usd" for name in ("gross_pnl", "fees", "funding", "interest", "net_pnl"))
+
+
+def _read_usd(r: _Reader, j: _Journal) -> None:
+    """The USD relations (journal.pnl_total_usd, daily_pnl_total_usd, the *_usd columns of
+    pnl_by_instrument_type); absent in a journal built before USD valuation."""
+    j.usd_total = r.select(
+        "pnl_total_usd",
+        {"account_uid": ("account_uid",), **{k: (k,) for k in _MONEY_USD},
+         "unrealised_pnl_usd": ("unrealised_pnl_usd",), "total_pnl_usd": ("total_pnl_usd",),
+         "unpriced_events": ("unpriced_events",)},
+        order_by=("account_uid",),
+    )
+    if "net_pnl_usd" in r.cols("pnl_by_instrument_type"):
+        # a type's USD figure is NULL when any of its currencies has an unpriced event
+        sums = ", ".join(
+            f"case when count(*) filter (where {_quote(k)} is null) = 0 then sum({_quote(k)}) end"
+            f" as {_quote(k)}" for k in _MONEY_USD
+        )
+        where, params = r.where("pnl_by_instrument_type")
+        cursor = r.con.execute(
+            f"select account_uid, inst_type, {sums} from {r.table('pnl_by_instrument_type')}"
+            f"{where} group by account_uid, inst_type",
+            params,
+        )
+        keys = ["account_uid", "inst_type", *_MONEY_USD]
+        j.usd_by_type = [dict(zip(keys, row, strict=True)) for row in cursor.fetchall()]
+        j.usd_by_type.sort(key=lambda row: (str(row["account_uid"]), _type_rank(row["inst_type"])))
+    j.usd_equity = r.select(
+        "daily_pnl_total_usd",
+        {"day": ("day",), "account_uid": ("account_uid",), "value": ("cumulative_net_pnl_usd",)},
+        order_by=("day",),
+    )
+    for row in j.usd_equity:
+        row["day"] = _as_day(row["day"])
+        row["pnl_ccy"] = "USD"
+    j.usd_equity = [row for row in j.usd_equity if row["day"] is not None and row["value"] is not None]
 
 
 def _read(con: Any, account_uid: str | None) -> _Journal:
@@ -300,6 +343,7 @@ def _read(con: Any, account_uid: str | None) -> _Journal:
         order_by=("pnl_ccy", "account_uid"),
     )
     j.pnl_by_type.sort(key=lambda row: (_ccy_rank(str(row["pnl_ccy"])), str(row["account_uid"]), _type_rank(row["inst_type"])))
+    _read_usd(r, j)
 
     if r.has("daily_pnl"):
         day = r.expr("daily_pnl", "day", "date")
@@ -723,6 +767,66 @@ class _Html:
         )
         return f'<section class="cards">{"".join(cards)}</section>'
 
+    # USD: every instrument type and currency in one currency ------------------
+    def usd_section(self) -> str:
+        """The USD total, P&L by instrument type in USD and the USD equity curve."""
+        if not self.j.usd_total and not self.j.usd_by_type:
+            return ""
+        cards: list[str] = []
+        for row in self.j.usd_total:
+            net = _to_decimal(row["net_pnl_usd"])
+            cls = "pos" if net and net > 0 else "neg" if net and net < 0 else ""
+            who = f" · {self.account(row['account_uid'])}" if self.multi else ""
+            costs = [_to_decimal(row[k]) for k in ("fees_usd", "funding_usd", "interest_usd")]
+            cost = sum((c for c in costs if c is not None), Decimal(0)) if None not in costs else None
+            unpriced = _to_decimal(row["unpriced_events"]) or Decimal(0)
+            note = (f" · {_e(_plain_number(unpriced))} events without a USD price (see reconciliation)"
+                    if unpriced else "")
+            cards.append(
+                f'<div class="card usd" data-usd-total="{_e(row["net_pnl_usd"])}">'
+                f'<div class="label">Net P&amp;L in USD · all instrument types and currencies{_e(who)}</div>'
+                f'<div class="value {cls}" id="usd-total-value">{_e(format_money(net, "USD", signed=True))} USD</div>'
+                f'<div class="sub">gross {_e(format_money(_to_decimal(row["gross_pnl_usd"]), "USD", signed=True))}'
+                f" · costs {_e(format_money(cost, 'USD', signed=True))}"
+                f" · unrealised {_e(format_money(_to_decimal(row['unrealised_pnl_usd']), 'USD', signed=True))}"
+                f"{note}</div></div>"
+            )
+        parts = [f'<section class="cards">{"".join(cards)}</section>']
+        if self.j.usd_by_type:
+            headers = [("Account", False)] if self.multi else []
+            headers += [("Instrument type", False), ("Gross P&L", True), ("Fees", True),
+                        ("Funding", True), ("Interest", True), ("Net P&L", True)]
+            body: list[str] = []
+            for row in self.j.usd_by_type:
+                cells = f"<td>{_e(self.account(row['account_uid']))}</td>" if self.multi else ""
+                cells += f"<td>{_e(row['inst_type'])}</td>"
+                cells += "".join(_money_cell(row[k], "USD", signed=True, bold=k == "net_pnl_usd")
+                                 for k in _MONEY_USD)
+                body.append(f"<tr>{cells}</tr>")
+            for total in self.j.usd_total:
+                cells = f"<td>{_e(self.account(total['account_uid']))}</td>" if self.multi else ""
+                cells += "<td>Total USD</td>"
+                cells += "".join(_money_cell(total[k], "USD", signed=True, bold=True) for k in _MONEY_USD)
+                body.append(f'<tr class="total">{cells}</tr>')
+            parts.append("<h3>P&amp;L by instrument type in USD</h3>"
+                         + _table(headers, body, "pnl usd-by-type"))
+        if self.j.usd_equity:
+            per_account: dict[str, list[tuple[date, Decimal]]] = defaultdict(list)
+            for row in self.j.usd_equity:
+                value = _to_decimal(row["value"])
+                if value is not None:
+                    per_account[str(row["account_uid"])].append((row["day"], value))
+            series = [
+                _Series(self.account(uid), SERIES_COLOURS[i % len(SERIES_COLOURS)], pts)
+                for i, (uid, pts) in enumerate(sorted(per_account.items()))
+            ]
+            parts.append("<h3>Equity curve in USD (cumulative net P&amp;L)</h3>"
+                         + line_chart("Equity curve in USD (cumulative net P&L)", series, "USD"))
+        parts.append('<p class="muted">Each event valued at the open of OKX\'s hourly USD index bar of '
+                     "its hour (stablecoins without an index at 1 USD); the per-currency tables "
+                     "below keep every amount in its own P&amp;L currency.</p>")
+        return '<section id="usd-total">' + "".join(parts) + "</section>"
+
     # P&L by instrument type ----------------------------------------------
     def pnl_table(self) -> str:
         if not self.j.has("pnl_by_instrument_type"):
@@ -1043,8 +1147,10 @@ def render_report(j: _Journal, *, generated_at: datetime, db_name: str, account_
         if j.has("reconciliation"):
             body += "<h2>Reconciliation</h2>" + h.reconciliation()
     else:
+        usd = h.usd_section()
         body = (
-            h.headline()
+            (("<h2>Total P&amp;L in USD</h2>" + usd) if usd else "")
+            + h.headline()
             + "<h2>P&amp;L by instrument type</h2>" + h.pnl_table()
             + "<h2>Equity curve</h2>" + h.equity_charts()
             + "<h2>Daily P&amp;L</h2>" + h.daily_charts()
@@ -1063,7 +1169,7 @@ def render_report(j: _Journal, *, generated_at: datetime, db_name: str, account_
         f"{body}"
         "<footer>Money is shown from the stored DECIMAL values, rounded half-up to the currency's "
         "precision (hover a figure for the exact value). Amounts in different P&amp;L currencies are "
-        "never added together. Fees, funding and interest are negative when they cost you. "
+        "only added together in USD, each valued at its own hour's price. Fees, funding and interest are negative when they cost you. "
         "Written by okx-journal report; this file needs no network.</footer>"
         "</main></body></html>\n"
     )

@@ -62,9 +62,10 @@ SUMMARY_TABLES = (
     "funding_bills",
     "deposits",
     "withdrawals",
+    "index_candles",
 )
 #: raw tables of public data, shared by the accounts of a database
-_PUBLIC_TABLES = ("instruments", "funding_rates")
+_PUBLIC_TABLES = ("instruments", "funding_rates", "index_candles")
 _LEDGER_TABLES = ("fills", "bills", "positions_history")
 #: Load packages one sync may load (a backfill window each, then the last one).
 MAX_PACKAGES = 500
@@ -156,6 +157,7 @@ class SyncSummary:
             ``pending``, ``failed``, ``no_data``), e.g. ``{"imported": ["2025Q3"]}``;
             ``imported_now`` lists the quarters imported by this run.
         ledger_export_rows: Bills the ledger export added in this run.
+        price_requests: Requests for OKX's USD index candles in this run.
         journal_rebuilt: The journal relations rebuilt by this run (``schema.name``);
             the others were built from unchanged data and were left as they are.
         checks_kept: The data checks were not run again: nothing they read changed
@@ -184,6 +186,7 @@ class SyncSummary:
     checks_ok: bool | None = None
     ledger_export: dict[str, list[str]] = field(default_factory=dict)
     ledger_export_rows: int = 0
+    price_requests: int = 0
     journal_rebuilt: list[str] = field(default_factory=list)
     checks_kept: bool = False
     checks_ran: int = 0
@@ -203,6 +206,7 @@ class SyncSummary:
             f"{n.get('funding_rates', 0):,} new funding rates",
             f"{n.get('funding_bills', 0):,} new funding-account entries",
             f"{n.get('deposits', 0):,} new deposits and {n.get('withdrawals', 0):,} withdrawals",
+            f"{n.get('index_candles', 0):,} new hourly USD prices",
         ]
         text = ""
         if self.site_found is not None:
@@ -274,6 +278,7 @@ class SyncSummary:
             "checks_ok": self.checks_ok,
             "ledger_export": {k: list(v) for k, v in self.ledger_export.items()},
             "ledger_export_rows": self.ledger_export_rows,
+            "price_requests": self.price_requests,
             "journal_rebuilt": list(self.journal_rebuilt),
             "checks_kept": self.checks_kept,
             "checks_ran": self.checks_ran,
@@ -682,6 +687,7 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
             on_wait=progress.on_wait,
             transport=opts.transport,
         )
+        prices: Any = None
         try:
             try:
                 configs = client.get("/api/v5/account/config")
@@ -731,9 +737,12 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
             observer = SourceObserver(on_rows=on_rows)
             progress.reached = observer.reached
             pipeline_over = threading.Event()
+            # USD prices are fetched beside everything else, as the hours become known
+            prices = _start_prices(pipeline, client, uid, dest, opts.full_refresh, out)
             split["setup"] = time.monotonic() - started - split["loading"]
             exporter = (
-                _start_ledger_export(opts, client, uid, dest, observer, pipeline_over, out)
+                _start_ledger_export(opts, client, uid, dest, observer, pipeline_over, out,
+                                     on_downloaded=lambda path: prices.want_archive(path, uid))
                 if opts.ledger_export else None
             )
             if exporter is not None:
@@ -780,6 +789,7 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
                         )
             except Exception as exc:
                 pipeline_over.set()
+                prices.abandon()
                 if exporter is not None:
                     exporter.abandon()
                 okx_error = _okx_error_in(exc)
@@ -788,6 +798,7 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
                 raise
             finally:
                 pipeline_over.set()
+            _want_loaded(prices, dest, uid)
             if exporter is not None:
                 # the REST walks are loaded: wait (at most export_wait_s) for quarter files
                 # OKX is still preparing, then import what was downloaded
@@ -801,7 +812,14 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
                 summary.ledger_export = exporter.by_state()
                 summary.ledger_export["imported_now"] = [q.label for q in imported]
                 summary.ledger_export_rows = sum(q.rows for q in imported)
+                _want_loaded(prices, dest, uid)
+            _load_prices(pipeline, prices, client, uid)
+            summary.price_requests = prices.requests
+            for warning in prices.warnings:
+                observer.warn(warning)
         finally:
+            if prices is not None:
+                prices.abandon()
             progress.stop()
             client.close()
 
@@ -1130,6 +1148,7 @@ def _start_ledger_export(
     observer: Any,
     pipeline_over: threading.Event,
     out: Callable[[str], None] | None,
+    on_downloaded: Callable[[Path], None] | None = None,
 ) -> Any:
     """Starts the quarterly ledger export's requests beside the REST walks."""
     from sources.okx.ledger_export import REST_WINDOW_MS, LedgerExport, read_quarter_states
@@ -1179,6 +1198,53 @@ def _start_ledger_export(
         workdir=pipelines_dir_for(db_path) / "ledger-export",
         wait_s=opts.export_wait_s,
         log=out,
+        on_downloaded=on_downloaded,
     )
     exporter.start()
     return exporter
+
+
+def _start_prices(pipeline: Any, client: Any, uid: str, db_path: Path | Destination,
+                  full_refresh: bool, out: Callable[[str], None] | None) -> Any:
+    """Starts fetching USD prices (``sources.okx.prices``): first the hours of what is
+    already loaded and not priced yet (a run stopped before its prices were loaded)."""
+    from sources.okx.prices import IndexPrices, needed_hours, read_price_state, stored_hours
+
+    stored: dict[str, list[int]] = {}
+    needs: dict[str, set[int]] = {}
+    if _exists(db_path):
+        with _duckdb(db_path) as con:
+            stored = stored_hours(con)
+            needs = needed_hours(con, uid)
+    now_ms = int(time.time() * 1000) + int(getattr(client, "clock_offset_ms", 0) or 0)
+    prices = IndexPrices(client, now_ms=now_ms, stored=stored,
+                         state=None if full_refresh else read_price_state(pipeline), log=out)
+    prices.start()
+    prices.want(needs)
+    return prices
+
+
+def _want_loaded(prices: Any, db_path: Path | Destination, uid: str) -> None:
+    """Asks for the USD prices of every hour of the account's events now loaded."""
+    from sources.okx.prices import needed_hours
+
+    if _exists(db_path):
+        with _duckdb(db_path) as con:
+            prices.want(needed_hours(con, uid))
+
+
+def _load_prices(pipeline: Any, prices: Any, client: Any, uid: str) -> None:
+    """Waits for the USD prices and loads them (one more load package, when any)."""
+    from sources.okx.prices import okx_prices_source
+
+    prices.finish()
+    if not prices.rows and not prices.changed:
+        return
+    try:
+        pipeline.run(okx_prices_source(prices=prices, client=client, uid=uid))
+    except Exception as exc:
+        okx_error = _okx_error_in(exc)
+        if okx_error is not None:
+            raise okx_error from None
+        raise
+

@@ -138,6 +138,14 @@ RAW_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("method", _S),
         *_DLT,
     ),
+    "index_candles": (
+        ("account_uid", _S),
+        ("inst_id", _S),
+        ("ts", _T),
+        *_cols("o h l c", _D),
+        ("confirm", _S),
+        *_DLT,
+    ),
     "account_config": (
         ("account_uid", _S),
         *_cols("uid main_uid acct_lv pos_mode perm ip label fee_type level", _S),

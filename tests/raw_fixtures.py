@@ -190,6 +190,17 @@ RAW_DDL: dict[str, list[tuple[str, str]]] = {
     ],
 }
 
+RAW_DDL["index_candles"] = [
+    ("account_uid", S),
+    ("inst_id", S),
+    ("ts", T),
+    ("o", D),
+    ("h", D),
+    ("l", D),
+    ("c", D),
+    ("confirm", S),
+]
+
 ACCOUNT = "acct-1"
 T0 = datetime(2025, 1, 6, 0, 0, tzinfo=UTC)  # a Monday
 
@@ -319,6 +330,13 @@ class Raw:
             },
         )
         return bid
+
+    def candle(self, inst_id: str, hours: float, open_px: str, **kw: Any) -> None:
+        """One hourly index bar opening at ``T0 + hours`` (h, l, c default to the open)."""
+        self._insert("index_candles", {
+            "account_uid": self.account, "inst_id": inst_id, "ts": at(hours), "o": open_px,
+            "h": open_px, "l": open_px, "c": open_px, "confirm": "1", **kw,
+        })
 
     def position_history(self, **kw: Any) -> None:
         self._insert("positions_history", {"account_uid": self.account, **kw})

@@ -133,8 +133,34 @@ def build_journal_db(path: Path, *, second_account: bool = False, failing: bool 
     if failing:
         recon.append(("uncovered_spot_sell", "SPOT <script>alert(1)</script> & co", "0.5", "0", "0.5", False))
     con.executemany("insert into journal.reconciliation values (?,?,?,?,?,?)", recon)
+    _add_usd(con)
     con.close()
     return path
+
+
+#: the USD price of each P&L currency in the hand-built journal (BTC at 60,000)
+USD_PRICE = {"USDT": "1", "BTC": "60000"}
+
+
+def _add_usd(con: duckdb.DuckDBPyConnection) -> None:
+    """The USD relations: *_usd columns, journal.pnl_total_usd, journal.daily_pnl_total_usd."""
+    price = "case pnl_ccy when 'BTC' then 60000 else 1 end"
+    parts = ("gross_pnl", "fees", "funding", "interest", "net_pnl")
+    for part in parts:
+        con.execute(f"alter table journal.pnl_by_instrument_type add column {part}_usd decimal(38,18)")
+        con.execute(f"update journal.pnl_by_instrument_type set {part}_usd = {part} * {price}")
+    con.execute(f"""
+        create table journal.pnl_total_usd as
+        select account_uid, {', '.join(f'sum({p}_usd) as {p}_usd' for p in parts)},
+               cast(123.45 as decimal(38,18)) as unrealised_pnl_usd,
+               sum(net_pnl_usd) + 123.45 as total_pnl_usd, 0 as unpriced_events
+        from journal.pnl_by_instrument_type group by account_uid""")
+    con.execute(f"""
+        create table journal.daily_pnl_total_usd as
+        select day, account_uid, sum(net_pnl * {price}) as net_pnl_usd,
+               sum(sum(net_pnl * {price})) over (partition by account_uid order by day)
+                   as cumulative_net_pnl_usd
+        from journal.daily_pnl group by day, account_uid""")
 
 
 @pytest.fixture(scope="module")
@@ -193,7 +219,7 @@ def test_expected_numbers_exact_per_currency(report: tuple[Path, str]) -> None:
 
 def test_charts_are_inline_svg(report: tuple[Path, str]) -> None:
     _, page = report
-    assert page.count("<svg class=\"chart line\"") == 4  # equity + costs, per currency
+    assert page.count("<svg class=\"chart line\"") == 5  # equity + costs, per currency; USD equity
     assert page.count("<svg class=\"chart bars\"") == 2
     assert f'stroke="{EQUITY_COLOUR}"' in page and f'stroke="{FEES_COLOUR}"' in page
     assert page.count('class="bar"') == 2 * DAYS
@@ -322,10 +348,25 @@ def test_format_money_is_decimal_exact() -> None:
     assert format_money(None, "USDT") == "—"
 
 
+def test_report_leads_with_the_usd_total(report: tuple[Path, str]) -> None:
+    _, page = report
+    # 1511.111189 - 204.875 + 809.525 + (0.01224567 - 0.0053) × 60000 = 2532.501389
+    assert 'data-usd-total="2532.501389' in page
+    assert "+2,532.50 USD" in page and "unrealised +123.45" in page
+    usd = page.index('id="usd-total"')
+    assert usd < page.index("<h2>P&amp;L by instrument type</h2>") < page.index("<h3>In USDT</h3>")
+    table = page[usd:page.index("</table>", usd)]
+    assert "<td>FUTURES</td>" in table and "+734.74" in table and "Total USD" in table
+    assert "Equity curve in USD" in page
+
+
 def test_chromium_renders_report(report: tuple[Path, str], tmp_path: Path) -> None:
     page_path, _ = report
     browser.require_chromium()
     dom = browser.dump_dom(page_path)
+    # the USD total leads the page, before the per-currency tables
+    assert 'id="usd-total-value"' in dom and "+2,532.50 USD" in dom
+    assert dom.index('id="usd-total"') < dom.index("P&amp;L by instrument type</h2>")
     assert dom.count("<svg") >= 6 and "<polyline" in dom and 'class="bar"' in dom
     assert "Win rate and profit factor" in dom
 

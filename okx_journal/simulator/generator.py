@@ -343,6 +343,10 @@ _WALK = {  # centre, low, high, hourly sigma
     "ETH": (3300.0, 2100.0, 4900.0, 0.008),
 }
 _VOL = {"BTC": 0.55, "ETH": 0.65}
+#: decimals of the index prices served as candles (OKX: BTC-USD 1, ETH-USD 2)
+_INDEX_DP = {"BTC": 1, "ETH": 2}
+#: stablecoin indexes served only with ``Simulator(stablecoin_indexes=True)``
+_STABLE_INDEXES = ("USDT", "USDC")
 
 
 class Market:
@@ -392,6 +396,15 @@ class Market:
             grid = self.grid[und]
         a = grid[i]
         return a + (grid[i + 1] - a) * (frac / HOUR)
+
+    def stable_index(self, ccy: str, ts: int) -> float:
+        """A stablecoin's USD index: within 0.0005 of 1, linear between hourly points."""
+        def point(hour: int) -> float:
+            return 1.0 + (zlib.crc32(f"{self.seed}-{ccy}-{hour}".encode()) % 11 - 5) / 10_000
+
+        i, frac = divmod(ts, HOUR)
+        a = point(i)
+        return a + (point(i + 1) - a) * (frac / HOUR)
 
     def pair_index(self, spec: Spec, ts: int) -> float:
         """Index of a spot pair (ETH-BTC is the ETH/BTC ratio)."""
@@ -690,6 +703,52 @@ class History:
                         "instId": inst_id, "instType": "SWAP", "method": "current_period",
                         "realizedRate": rate})
             t += FUNDING_INTERVAL
+        return out
+
+    def index_candles(self, inst_id: str, bar_ms: int, offset_ms: int, lo_ms: int, hi_ms: int,
+                      now_ms: int, *, stablecoins: bool = False) -> list[list[str]] | None:
+        """``market/history-index-candles`` bars of an index, oldest first; None when the
+        history knows no such index.
+
+        Bars of ``bar_ms`` whose open time ``ts`` (aligned so that ``(ts - offset_ms) %
+        bar_ms == 0``) lies in ``[lo_ms, hi_ms]`` and not after ``now_ms``, from the
+        market's start on. Each bar is ``[ts, o, h, l, c, confirm]`` (strings) read off the
+        price path the fills were generated from: the index is linear between its hourly
+        points, so ``o`` is the index at ``ts``, ``c`` at the bar's end (or now, for the bar
+        still open: ``confirm`` "0"), ``h``/``l`` the extremes of the points in between.
+        ``BTC-USD`` and ``ETH-USD`` exist; ``USDT-USD`` and ``USDC-USD`` (a path within
+        0.0005 of 1) only with ``stablecoins``.
+        """
+        if self.market is None:
+            return None
+        und, _, quote = inst_id.partition("-")
+        if quote != "USD" or (und not in self.market.grid
+                              and not (stablecoins and und in _STABLE_INDEXES)):
+            return None
+        market = self.market
+
+        def px(t: int) -> float:
+            if und in _STABLE_INDEXES:
+                return market.stable_index(und, t)
+            return market.index(und, t)
+
+        step = _QUANT[_INDEX_DP.get(und, 4)]
+        first = max(lo_ms, market.g0)
+        ts = first + (-(first - offset_ms) % bar_ms)
+        out: list[list[str]] = []
+        while ts <= min(hi_ms, now_ms):
+            end = min(ts + bar_ms, now_ms)
+            points = [ts, end]
+            t = (ts // HOUR + 1) * HOUR
+            while t < end:
+                points.append(t)
+                t += HOUR
+            values = [px(t) for t in points]
+            o, c = values[0], values[1]
+            out.append([str(ts), *(str(_dec_from_float(v, step))
+                                   for v in (o, max(values), min(values), c)),
+                        "1" if ts + bar_ms <= now_ms else "0"])
+            ts += bar_ms
         return out
 
     def _engine(self, account: SimAccount) -> _Engine:

@@ -99,6 +99,15 @@ optional ``type`` filter):
   ``statement`` (zero ``0E-8``/``0E-18``; balances, changes, pnl, fee, interest with 18
   decimals; sz and prices with 8; more when a value has more, never rounded).
 
+Index candles (okx-api §3.1, §3.13): ``market/history-index-candles`` (public, 10 per
+2 s per IP) serves bars of the generator's price paths, newest first, as arrays of strings
+``[ts, o, h, l, c, confirm]``; ``instId`` required, ``bar`` default ``1m`` (``1m`` to
+``4H``, ``6H``/``12H``/``1D``-``3D``/``1W`` aligned to Hong Kong time and their ``utc``
+variants), ``after`` older / ``before`` newer than a ``ts`` (exclusive), ``limit`` up to
+100; the bar still open has ``confirm`` "0". ``BTC-USD`` and ``ETH-USD`` exist;
+``USDT-USD``/``USDC-USD`` with ``stablecoin_indexes=True`` only *[unverified: OKX's index
+list]*; any other index answers 51001 *[choice]*.
+
 Rate limits (okx-api §3.1): per endpoint, sliding window counted on arrival; private per
 account uid, public per client IP (instruments per IP + instType). Refused requests do
 not count against the window *[choice, unverified]*. A breach answers
@@ -211,6 +220,7 @@ RATE_LIMITS: dict[tuple[str, str], tuple[tuple[int, float], ...]] = {
     ("GET", "/api/v5/public/time"): ((10, 2.0),),
     ("GET", "/api/v5/public/instruments"): ((20, 2.0),),
     ("GET", "/api/v5/public/funding-rate-history"): ((10, 2.0),),
+    ("GET", "/api/v5/market/history-index-candles"): ((10, 2.0),),
     ("GET", "/api/v5/account/config"): ((5, 2.0),),
     ("GET", "/api/v5/account/balance"): ((10, 2.0),),
     ("GET", "/api/v5/account/positions"): ((10, 2.0),),
@@ -549,6 +559,9 @@ class Simulator:
         archive_busy_scope: when an apply answers 51607: ``"quarter"`` while the same
             quarter is still being generated, ``"account"`` while any quarter of the
             account is.
+        stablecoin_indexes: whether ``market/history-index-candles`` lists ``USDT-USD``
+            and ``USDC-USD`` (OKX's index list is not documented: both answers are tested);
+            without them those instIds answer 51001 like any index OKX does not have.
     """
 
     def __init__(
@@ -571,6 +584,7 @@ class Simulator:
         archive_boundary_overlap_ms: int = 0,
         archive_daily_limit: bool = True,
         archive_busy_scope: Literal["quarter", "account"] = "quarter",
+        stablecoin_indexes: bool = False,
     ) -> None:
         self.history = history
         self.host = host
@@ -589,6 +603,7 @@ class Simulator:
         self.archive_boundary_overlap_ms = archive_boundary_overlap_ms
         self.archive_daily_limit = archive_daily_limit
         self.archive_busy_scope = archive_busy_scope
+        self.stablecoin_indexes = stablecoin_indexes
         self.archive_link_ttl_ms = ARCHIVE_LINK_TTL_MS
         #: one entry per request under ``ARCHIVE_FILE_PATH``: ``path``, ``token``,
         #: ``status``, ``headers`` (all, lower case) and ``okx_headers`` (the names of the
@@ -1125,6 +1140,54 @@ def _h_funding_rate_history(sim: Simulator, acc: AccountLike | None, p: dict[str
     return _json_list(reversed(rows[-limit:]))
 
 
+#: ``bar`` → (length ms, alignment offset ms): Hong Kong time (UTC+8) for the 6H and longer
+#: bars without ``utc``; weeks start on Monday (okx-api §3.13)
+_HOUR_MS = 3_600_000
+_BARS: dict[str, tuple[int, int]] = {
+    **{f"{n}m": (n * 60_000, 0) for n in (1, 3, 5, 15, 30)},
+    **{f"{n}H": (n * _HOUR_MS, 0) for n in (1, 2, 4)},
+    **{f"{n}H": (n * _HOUR_MS, -8 * _HOUR_MS) for n in (6, 12)},
+    **{f"{n}Hutc": (n * _HOUR_MS, 0) for n in (6, 12)},
+    **{f"{n}D": (n * DAY_MS, -8 * _HOUR_MS) for n in (1, 2, 3)},
+    **{f"{n}Dutc": (n * DAY_MS, 0) for n in (1, 2, 3)},
+    "1W": (7 * DAY_MS, 4 * DAY_MS - 8 * _HOUR_MS),
+    "1Wutc": (7 * DAY_MS, 4 * DAY_MS),
+}
+
+
+def _h_index_candles(sim: Simulator, acc: AccountLike | None, p: dict[str, str], body: bytes,
+                     path: str) -> bytes:
+    """``/market/history-index-candles`` (okx-api §3.1, §3.13): ``instId`` required (an
+    index such as ``BTC-USD``), ``bar`` (default ``1m``), ``after`` (bars older than
+    this ``ts``), ``before`` (newer), ``limit`` up to 100 (default 100). Bars newest first
+    as arrays of strings ``[ts, o, h, l, c, confirm]``; the newest ``limit`` bars of what
+    the cursors leave (``before`` alone: the latest). An index the market does not have
+    answers 51001 *[choice: as for an unknown instrument]*; monthly bars are not served
+    (51000) *[choice]*.
+    """
+    inst_id = p.get("instId")
+    if not inst_id:
+        raise _OkxError("50014", "instId")
+    bar = _BARS.get(p.get("bar", "1m"))
+    if bar is None:
+        raise _OkxError("51000", "bar")
+    limit = _limit(p)
+    after = _int_param(p, "after")
+    before = _int_param(p, "before")
+    now = sim.now_ms()
+    length, offset = bar
+    hi = now if after is None else min(now, after - 1)
+    # the newest ``limit`` bars: never walk further back than that from ``hi``
+    lo = hi - limit * length if before is None else max(before + 1, hi - limit * length)
+    fn = getattr(sim.history, "index_candles", None)
+    with sim.lock:
+        rows = (fn(inst_id, length, offset, lo, hi, now, stablecoins=sim.stablecoin_indexes)
+                if fn is not None else None)
+    if rows is None:
+        raise _OkxError("51001")
+    return _dumps(list(reversed(rows[-limit:])))
+
+
 def _h_currencies(sim: Simulator, acc: AccountLike | None, p: dict[str, str], body: bytes,
                   path: str) -> bytes:
     """``/asset/currencies`` (minimal, one chain per currency): what ccxt's load_markets asks."""
@@ -1486,6 +1549,7 @@ _ROUTES: dict[str, tuple[dict[str, _H], bool]] = {
     "/api/v5/public/time": ({"GET": _h_time}, False),
     "/api/v5/public/instruments": ({"GET": _h_instruments}, False),
     "/api/v5/public/funding-rate-history": ({"GET": _h_funding_rate_history}, False),
+    "/api/v5/market/history-index-candles": ({"GET": _h_index_candles}, False),
     "/api/v5/asset/currencies": ({"GET": _h_currencies}, True),
     "/api/v5/account/config": ({"GET": _h_config}, True),
     "/api/v5/account/balance": ({"GET": _h_balance}, True),

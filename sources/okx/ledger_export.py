@@ -322,6 +322,8 @@ class LedgerExport:
         wait_s: How long ``finish`` waits for files still being prepared.
         log: Progress lines.
         poll_s: Seconds between two looks at a quarter being prepared.
+        on_downloaded: Called with each file once downloaded, before its import (the
+            sync asks for the USD prices of its hours then).
     """
 
     def __init__(
@@ -338,6 +340,7 @@ class LedgerExport:
         log: Callable[[str], None] | None = None,
         poll_s: float = 1.0,
         download_timeout_s: float = 300.0,
+        on_downloaded: Callable[[Path], None] | None = None,
     ) -> None:
         self.client = client
         self.uid = uid
@@ -350,6 +353,7 @@ class LedgerExport:
         self.log = log
         self.poll_s = poll_s
         self.download_timeout_s = download_timeout_s
+        self.on_downloaded = on_downloaded
         self.error: BaseException | None = None
         self.apply_refused = False
         self.quarters: list[QuarterState] = []
@@ -430,6 +434,14 @@ class LedgerExport:
                     self.quarters = [x for x in self.quarters if x.state != "new"]
                     break
                 if q.state not in FINAL_STATES:
+                    # the files asked for before this one may be ready by now (each apply
+                    # waits for OKX's 1 per 10 s): downloading them at once lets the sync
+                    # use them (their USD prices are fetched as they arrive)
+                    for earlier in self.quarters:
+                        if earlier is q:
+                            break
+                        if earlier.state in ("applied", "ongoing") and not self._stop.is_set():
+                            self._look(earlier)
                     self._advance(q)
                 empty_in_a_row = empty_in_a_row + 1 if q.state == "no_data" else 0
             while any(q.state in ("applied", "ongoing") for q in self.quarters):
@@ -532,6 +544,8 @@ class LedgerExport:
         shutil.move(tmp.name, target)
         q.file = target
         q.state, q.message = "downloaded", ""
+        if self.on_downloaded is not None:
+            self.on_downloaded(target)
 
     # ------------------------------------------------------------------ import
     def import_downloaded(self, con: Any) -> list[QuarterState]:

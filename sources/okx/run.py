@@ -275,6 +275,9 @@ class _Run:
     #: then holds the oldest funding bill it read)
     funding_done: threading.Event = field(default_factory=threading.Event)
     failed: threading.Event = field(default_factory=threading.Event)
+    #: the USD prices fetched for this sync (``sources.okx.prices.IndexPrices``), loaded by
+    #: the ``index_candles`` resource of ``sources.okx.prices.okx_prices_source``
+    prices: Any = None
     last_beat: float = field(default_factory=time.monotonic)
     _known: dict[tuple[str, str], tuple[int, int]] | None = None
     _families: set[str] | None = None

@@ -233,6 +233,17 @@ FUNDING_RATES = TableSpec(
     primary_key=("inst_id", "funding_time"),
 )
 
+#: ``market/history-index-candles`` (okx-api §3.13): hourly (``1H``) bars of OKX's USD
+#: indexes (``BTC-USD``, ...), public data shared by the accounts of a database (the
+#: ``account_uid`` is the account whose sync fetched the bar). OKX sends each bar as an
+#: array ``[ts, o, h, l, c, confirm]``; ``ts`` is the bar's open time; ``confirm`` "0"
+#: marks the bar still open when it was fetched (its ``o`` is final, the rest is not).
+INDEX_CANDLES = TableSpec(
+    "index_candles",
+    _spec("instId:s ts:t o:d h:d l:d c:d confirm:s"),
+    primary_key=("inst_id", "ts"),
+)
+
 #: The funding account's ledger (``asset/bills``, ``asset/bills-history``, okx-api §3.11):
 #: types 1 deposit, 2 withdrawal, 13 cancelled withdrawal, 20-23 sub-account transfers,
 #: 130/131 from/to the trading account, plus earn, airdrop and fiat codes.
@@ -282,6 +293,7 @@ TABLES: dict[str, TableSpec] = {
         POSITIONS,
         POSITIONS_HISTORY,
         FUNDING_RATES,
+        INDEX_CANDLES,
         BALANCES,
         INSTRUMENTS,
         ACCOUNT_CONFIG,

@@ -423,6 +423,84 @@ JOURNAL: list[Frame] = [
         ),
     ),
     Frame(
+        name="journal.daily_pnl_total_usd vs each currency valued at its events' prices",
+        # the USD total of the marts (daily -> the USD equity curve) against, per account,
+        # the sum over P&L currencies of each event's amount × the USD price of its hour,
+        # computed here from the legs and charges themselves; exact (DECIMAL text)
+        queries=sql(
+            """
+            with events as (
+                select account_uid, pnl_ccy, event_at, gross as amount, fee as other_amount
+                from journal_int.int_leg_pnl
+                union all
+                select account_uid, pnl_ccy, event_at, amount_pnl_ccy, 0
+                from journal_int.int_bill_attributions
+            ),
+            per_ccy as (
+                select e.account_uid, e.pnl_ccy,
+                       sum(cast(cast(coalesce(e.amount, 0) as decimal(38, 12))
+                                * cast(r.usd_price as decimal(24, 12)) as decimal(38, 18))
+                           + cast(cast(coalesce(e.other_amount, 0) as decimal(38, 12))
+                                  * cast(r.usd_price as decimal(24, 12)) as decimal(38, 18))) as usd,
+                       count(*) - count(r.usd_price) as unpriced
+                from events e
+                left join journal_int.int_usd_rates r
+                  on r.ccy = e.pnl_ccy
+                 and r.hour_utc = date_trunc('hour', timezone('UTC', e.event_at))
+                group by all
+            ),
+            per_account as (
+                select account_uid, sum(usd) as usd, sum(unpriced) as unpriced
+                from per_ccy group by all
+            )
+            select a.account_uid,
+                   cast(cast(a.usd as decimal(38, 18)) as varchar) as events_usd,
+                   cast(t.cumulative_net_pnl_usd as varchar) as total_usd
+            from per_account a
+            left join (
+                select account_uid, arg_max(cumulative_net_pnl_usd, day) as cumulative_net_pnl_usd
+                from journal.daily_pnl_total_usd group by all
+            ) t on t.account_uid = a.account_uid
+            where a.unpriced = 0
+            """,
+            "journal.daily_pnl_total_usd",
+        ),
+        # a journal built before USD valuation existed has no USD relations to check
+        # (neither reads a snapshot: a sync that brings nothing new keeps their results)
+        skip_without=("journal.daily_pnl_total_usd",),
+        example=("account_uid", "events_usd", "total_usd"),
+        expectations=(
+            not_null("total_usd", "every account with P&L has a USD total"),
+            equal("events_usd", "total_usd",
+                  "USD total = sum over currencies of each event valued at its hour's price"),
+        ),
+    ),
+    Frame(
+        name="journal_int.int_pnl_usd: a USD price for every P&L currency",
+        # a currency in the P&L is priced for every event, or journal.reconciliation has
+        # a usd_price_coverage row for it saying why not
+        queries=sql(
+            """
+            select d.account_uid, d.pnl_ccy, count(*) - count(d.usd_price) as unpriced_events,
+                   count(*) = count(d.usd_price) or bool_or(r.subject is not null)
+                       as priced_or_explained
+            from journal_int.int_pnl_usd d
+            left join journal.reconciliation r
+              on r.check_name = 'usd_price_coverage' and r.account_uid = d.account_uid
+             and r.subject = d.pnl_ccy
+            group by all
+            """,
+            "journal_int.int_pnl_usd",
+            "journal.reconciliation",
+        ),
+        skip_without=("journal_int.int_pnl_usd",),
+        example=("account_uid", "pnl_ccy", "unpriced_events"),
+        expectations=(
+            in_set("priced_or_explained", [True],
+                   "every P&L currency has a USD price or a reconciliation row saying why not"),
+        ),
+    ),
+    Frame(
         name="journal.reconciliation",
         queries=sql("select * from journal.reconciliation", "journal.reconciliation"),
         # the real columns (transforms/marts/reconciliation.sql): check_name, account_uid,

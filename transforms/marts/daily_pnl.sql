@@ -1,6 +1,6 @@
 -- grain: one row per day (UTC) × account_uid × inst_type × inst_id × pnl_ccy
 -- materialized: table
--- depends_on: journal_int.int_leg_pnl, journal_int.int_bill_attributions
+-- depends_on: journal_int.int_leg_pnl, journal_int.int_bill_attributions, journal_int.int_pnl_usd
 -- description: Realised P&L per UTC day, account, instrument and P&L currency: gross P&L realised that day, fees charged that day, funding and interest booked that day (all of them, including those outside any round trip). net_pnl = gross_pnl + fees + funding + interest. Interest bills that name no pair have inst_id NULL.
 -- column day: UTC calendar day of the event
 -- column pnl_ccy: currency of every money column in the row; never summed across currencies
@@ -10,6 +10,12 @@
 -- column interest: interest bills (type 7) that day
 -- column net_pnl: gross_pnl + fees + funding + interest
 -- column fill_count: fills that day
+-- column gross_pnl_usd: gross_pnl in USD, each event valued at the open of OKX's hourly index bar of its hour (journal_int.int_pnl_usd); NULL when an event of the row has no USD price
+-- column fees_usd: fees in USD (idem)
+-- column funding_usd: funding in USD (idem)
+-- column interest_usd: interest in USD (idem)
+-- column net_pnl_usd: gross_pnl_usd + fees_usd + funding_usd + interest_usd
+-- column unpriced_events: events of the row without a USD price (see journal.reconciliation, usd_price_coverage)
 with legs as (
 
     select * from journal_int.int_leg_pnl
@@ -83,6 +89,41 @@ final as (
     from unioned
     group by day, account_uid, inst_type, inst_id, pnl_ccy
 
+),
+
+usd_days as (
+
+    select
+        day, account_uid, inst_type, inst_id, pnl_ccy,
+        count(*) filter (where usd_price is null)                 as unpriced_events,
+        sum(gross_usd)                                            as gross_pnl_usd,
+        sum(fees_usd)                                             as fees_usd,
+        sum(funding_usd)                                          as funding_usd,
+        sum(interest_usd)                                         as interest_usd,
+        sum(net_usd)                                              as net_pnl_usd
+    from journal_int.int_pnl_usd
+    group by day, account_uid, inst_type, inst_id, pnl_ccy
+
+),
+
+with_usd as (
+
+    select
+        final.*,
+        case when u.unpriced_events = 0 then cast(u.gross_pnl_usd as decimal(38, 18)) end as gross_pnl_usd,
+        case when u.unpriced_events = 0 then cast(u.fees_usd as decimal(38, 18)) end as fees_usd,
+        case when u.unpriced_events = 0 then cast(u.funding_usd as decimal(38, 18)) end as funding_usd,
+        case when u.unpriced_events = 0 then cast(u.interest_usd as decimal(38, 18)) end as interest_usd,
+        case when u.unpriced_events = 0 then cast(u.net_pnl_usd as decimal(38, 18)) end as net_pnl_usd,
+        cast(coalesce(u.unpriced_events, 0) as bigint)            as unpriced_events
+    from final
+    left join usd_days as u
+        on u.day = final.day
+        and u.account_uid = final.account_uid
+        and u.inst_type is not distinct from final.inst_type
+        and u.inst_id is not distinct from final.inst_id
+        and u.pnl_ccy is not distinct from final.pnl_ccy
+
 )
 
-select * from final
+select * from with_usd

@@ -1,6 +1,6 @@
 -- grain: one row per fill (account_uid, bill_id), including trades rebuilt from trade bills where OKX no longer lists the fill
 -- materialized: table
--- depends_on: journal_int.int_fills, journal_int.int_book_events, journal_int.int_leg_pnl
+-- depends_on: journal_int.int_fills, journal_int.int_book_events, journal_int.int_leg_pnl, journal_int.int_usd_rates
 -- description: One row per OKX fill (account_uid, bill_id), as OKX reported it (source 'fills'), or rebuilt from the trade's bills where the fill is older than OKX's fills history (source 'bills'; a SPOT/MARGIN trade's bill_id is its base-currency leg), plus its realised P&L in the P&L currency (FIFO for SPOT/MARGIN, OKX fill_pnl for derivatives) and the round trip it belongs to.
 -- column bill_id: OKX bill id of the fill (unique per account); for a SPOT/MARGIN trade rebuilt from bills: the base-currency leg's bill
 -- column source: fills (okx_raw.fills) or bills (rebuilt from trade bills: no fill in the data for that trade)
@@ -18,6 +18,13 @@
 -- column uncovered_sz: SPOT sell quantity not covered by earlier buys in the data (no cost basis; see journal.reconciliation)
 -- column round_trip_id: round trip this fill closes (or opens, when it closes none)
 -- column next_round_trip_id: for a fill that flips the position: the round trip its remainder opens
+-- column usd_price: USD price of one unit of pnl_ccy at the fill (open of OKX's hourly index bar of filled_at; 1 for USD and for a stablecoin OKX has no index for); NULL without a price
+-- column fee_usd_price: USD price of one unit of fee_ccy at the fill (idem)
+-- column fee_usd: fee in USD (fee × fee_usd_price)
+-- column fill_pnl_usd: fill_pnl in USD (× usd_price)
+-- column fee_pnl_ccy_usd: fee_pnl_ccy in USD (× usd_price)
+-- column gross_pnl_usd: gross_pnl in USD (× usd_price)
+-- column net_pnl_usd: gross_pnl_usd + fee_pnl_ccy_usd
 with fills as (
 
     select * from journal_int.int_fills
@@ -84,6 +91,43 @@ final as (
     left join fifo_gross
         on fifo_gross.account_uid = fills.account_uid and fifo_gross.bill_id = fills.bill_id
 
+),
+
+-- USD at the hour of the fill (amount rounded to 12 decimals × price, 18 decimals kept)
+priced as (
+
+    select
+        final.*,
+        pnl_rate.usd_price,
+        fee_rate.usd_price                                        as fee_usd_price
+    from final
+    left join journal_int.int_usd_rates as pnl_rate
+        on pnl_rate.ccy = final.pnl_ccy
+        and pnl_rate.hour_utc = date_trunc('hour', timezone('UTC', final.filled_at))
+    left join journal_int.int_usd_rates as fee_rate
+        on fee_rate.ccy = final.fee_ccy
+        and fee_rate.hour_utc = date_trunc('hour', timezone('UTC', final.filled_at))
+
+),
+
+with_usd as (
+
+    select
+        *,
+        cast(cast(fee as decimal(38, 12))
+             * cast(fee_usd_price as decimal(24, 12)) as decimal(38, 18)) as fee_usd,
+        cast(cast(fill_pnl as decimal(38, 12))
+             * cast(usd_price as decimal(24, 12)) as decimal(38, 18))     as fill_pnl_usd,
+        cast(cast(fee_pnl_ccy as decimal(38, 12))
+             * cast(usd_price as decimal(24, 12)) as decimal(38, 18))     as fee_pnl_ccy_usd,
+        cast(cast(gross_pnl as decimal(38, 12))
+             * cast(usd_price as decimal(24, 12)) as decimal(38, 18))     as gross_pnl_usd,
+        cast(cast(gross_pnl as decimal(38, 12))
+             * cast(usd_price as decimal(24, 12)) as decimal(38, 18))
+            + cast(cast(fee_pnl_ccy as decimal(38, 12))
+                   * cast(usd_price as decimal(24, 12)) as decimal(38, 18)) as net_pnl_usd
+    from priced
+
 )
 
-select * from final
+select * from with_usd

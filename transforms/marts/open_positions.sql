@@ -1,12 +1,15 @@
 -- grain: one row per open position: account_uid × inst_type × inst_id × pos_side
 -- materialized: table
--- depends_on: journal.round_trips, journal_int.int_leg_pnl, journal_int.int_spot_lots_matched, journal_staging.stg_okx__positions
+-- depends_on: journal.round_trips, journal_int.int_leg_pnl, journal_int.int_spot_lots_matched, journal_staging.stg_okx__positions, journal_staging.stg_okx__index_candles, journal_int.int_usd_pricing
 -- description: Positions open at the end of the data: the open round trip of each book (size, FIFO cost of the remaining lots for SPOT/MARGIN, average entry for derivatives, realised P&L so far), joined with OKX's latest positions snapshot of the account (mark price, unrealised P&L). A position only in the snapshot (opened before the fill history) has source 'snapshot'.
 -- column size: absolute open size (base ccy for SPOT/MARGIN, contracts for derivatives)
 -- column avg_entry_px: SPOT/MARGIN: FIFO average cost of the remaining lots; derivatives: size-weighted average opening price of the trip (display precision)
 -- column realized_net_pnl: net P&L realised so far in the open trip (partial closes, fees, funding, interest), in pnl_ccy
 -- column okx_upl: unrealised P&L reported by OKX in the latest snapshot (in okx_ccy)
 -- column source: journal (from fills), snapshot (only in the positions snapshot), both
+-- column okx_upl_usd: okx_upl in USD at the latest price: the open of the newest OKX hourly index bar of okx_ccy at or before the snapshot (1 for USD and a stablecoin OKX has no index for); NULL without a price
+-- column okx_upl_usd_price: the USD price of one unit of okx_ccy used for okx_upl_usd
+-- column okx_upl_usd_price_at: the open time of the index bar that price comes from (NULL at par)
 with trips as (
 
     select * from journal.round_trips
@@ -130,6 +133,49 @@ final as (
         and s.inst_id = j.inst_id
         and s.pos_side = j.pos_side
 
+),
+
+-- the latest USD price of each currency of unrealised P&L at its snapshot
+upl_price_bars as (
+
+    select s.ccy, s.snapshot_at, max(c.bar_at) as price_at
+    from (select distinct ccy, snapshot_at from snapshot_positions) as s
+    join journal_staging.stg_okx__index_candles as c
+        on c.ccy = s.ccy and c.bar_at <= s.snapshot_at
+    group by s.ccy, s.snapshot_at
+
+),
+
+upl_prices as (
+
+    select
+        bars.ccy,
+        bars.snapshot_at,
+        bars.price_at,
+        candles.open_px                                           as usd_price
+    from upl_price_bars as bars
+    join journal_staging.stg_okx__index_candles as candles
+        on candles.ccy = bars.ccy and candles.bar_at = bars.price_at
+
+),
+
+with_usd as (
+
+    select
+        final.*,
+        cast(cast(final.okx_upl as decimal(38, 12))
+             * cast(case when pricing.pricing in ('usd', 'stablecoin_par') then 1
+                         when pricing.pricing = 'index' then prices.usd_price end
+                    as decimal(24, 12)) as decimal(38, 18))       as okx_upl_usd,
+        case when pricing.pricing in ('usd', 'stablecoin_par') then cast(1 as decimal(38, 18))
+             when pricing.pricing = 'index' then prices.usd_price end as okx_upl_usd_price,
+        case when pricing.pricing = 'index' then prices.price_at end as okx_upl_usd_price_at
+    from final
+    left join journal_int.int_usd_pricing as pricing
+        on pricing.ccy = final.okx_ccy
+    left join upl_prices as prices
+        on prices.ccy = final.okx_ccy and prices.snapshot_at = final.snapshot_at
+
 )
 
-select * from final
+select * from with_usd

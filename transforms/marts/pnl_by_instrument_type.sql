@@ -10,6 +10,13 @@
 -- column costs: fees + funding + interest
 -- column cost_share_of_gross: -costs / gross_pnl, when gross_pnl > 0 (share of the gross eaten by costs)
 -- column round_trips_closed: closed round trips
+-- column gross_pnl_usd: gross P&L in USD, every event valued at the price of its hour (sum of journal.daily_pnl.gross_pnl_usd); NULL when an event has no USD price
+-- column fees_usd: fees in USD (idem)
+-- column funding_usd: funding in USD (idem)
+-- column interest_usd: interest in USD (idem)
+-- column net_pnl_usd: gross_pnl_usd + fees_usd + funding_usd + interest_usd
+-- column costs_usd: fees_usd + funding_usd + interest_usd
+-- column unpriced_events: events without a USD price
 with daily as (
 
     select * from journal.daily_pnl
@@ -38,7 +45,13 @@ totals as (
         sum(net_pnl)                                              as net_pnl,
         sum(fill_count)                                           as fill_count,
         min(day)                                                  as first_day,
-        max(day)                                                  as last_day
+        max(day)                                                  as last_day,
+        sum(unpriced_events)                                      as unpriced_events,
+        sum(gross_pnl_usd)                                        as gross_pnl_usd,
+        sum(fees_usd)                                             as fees_usd,
+        sum(funding_usd)                                          as funding_usd,
+        sum(interest_usd)                                         as interest_usd,
+        sum(net_pnl_usd)                                          as net_pnl_usd
     from daily
     group by all
 
@@ -62,7 +75,15 @@ final as (
         coalesce(trips.round_trips_closed, 0)                     as round_trips_closed,
         cast(totals.fill_count as bigint)                         as fill_count,
         totals.first_day,
-        totals.last_day
+        totals.last_day,
+        case when totals.unpriced_events = 0 then cast(totals.gross_pnl_usd as decimal(38, 18)) end as gross_pnl_usd,
+        case when totals.unpriced_events = 0 then cast(totals.fees_usd as decimal(38, 18)) end as fees_usd,
+        case when totals.unpriced_events = 0 then cast(totals.funding_usd as decimal(38, 18)) end as funding_usd,
+        case when totals.unpriced_events = 0 then cast(totals.interest_usd as decimal(38, 18)) end as interest_usd,
+        case when totals.unpriced_events = 0 then cast(totals.net_pnl_usd as decimal(38, 18)) end as net_pnl_usd,
+        case when totals.unpriced_events = 0 then
+            cast(totals.fees_usd + totals.funding_usd + totals.interest_usd as decimal(38, 18)) end as costs_usd,
+        cast(totals.unpriced_events as bigint)                    as unpriced_events
     from totals
     left join trips
         on trips.account_uid = totals.account_uid

@@ -1,8 +1,8 @@
 -- grain: one row per check × subject
 -- materialized: table
--- depends_on: journal.round_trips, journal_int.int_leg_pnl, journal_int.int_book_events, journal_int.int_instrument_specs, journal_staging.stg_okx__bills, journal_staging.stg_okx__fills, journal_staging.stg_okx__positions_history, journal_int.int_fills
+-- depends_on: journal.round_trips, journal_int.int_leg_pnl, journal_int.int_book_events, journal_int.int_instrument_specs, journal_staging.stg_okx__bills, journal_staging.stg_okx__fills, journal_staging.stg_okx__positions_history, journal_int.int_fills, journal_int.int_usd_rates, journal_int.int_usd_pricing, journal_int.int_bill_attributions, journal.pnl_by_instrument_type
 -- description: Cross-checks of the journal against OKX's own numbers, one row per check and subject: what was compared, the expected and the actual value, actual - expected, the tolerance and whether it is within it. Failing rows (ok = false) need a look before the P&L is trusted.
--- column check_name: raw_rows_unique, book_key_unique, gross_pnl_recomputed, ledger_balance_chain, ledger_balance_break, positions_history_formula, round_trip_vs_positions_history, round_trip_funding_vs_positions_history, uncovered_spot_sells, instrument_spec_missing, instrument_spec_inferred, fee_currency_unvalued
+-- column check_name: raw_rows_unique, book_key_unique, gross_pnl_recomputed, ledger_balance_chain, ledger_balance_break, positions_history_formula, round_trip_vs_positions_history, round_trip_funding_vs_positions_history, uncovered_spot_sells, instrument_spec_missing, instrument_spec_inferred, fee_currency_unvalued, usd_price_coverage, usd_total_vs_events
 -- column subject: what the row is about (round trip id, currency, bill ids, instrument)
 -- column compared: the two values compared, in words
 -- column expected_value: the reference value (recomputed from prices/specs, previous balance + change, OKX's number, 0)
@@ -396,6 +396,100 @@ integrity_rows as (
 
 ),
 
+-- USD valuation: every currency the P&L is in, whether each of its events has a price
+-- (the open of OKX's hourly index bar of its hour; 1 for USD and for a stablecoin OKX has
+-- no index for) and, when not, why; and the USD total of each account against its
+-- events valued one by one (legs and charges joined to their hour's price here, apart
+-- from journal_int.int_pnl_usd, which the marts add up).
+usd_events as (
+
+    select account_uid, pnl_ccy, event_at, gross as amount, fee as other_amount
+    from legs
+    union all
+    select account_uid, pnl_ccy, event_at, amount_pnl_ccy, cast(0 as decimal(38, 18))
+    from journal_int.int_bill_attributions
+
+),
+
+usd_valued as (
+
+    select
+        usd_events.*,
+        rates.usd_price,
+        -- each amount rounded to 12 decimals × the price, kept at 18 decimals, as the marts do
+        cast(cast(coalesce(usd_events.amount, 0) as decimal(38, 12))
+             * cast(rates.usd_price as decimal(24, 12)) as decimal(38, 18))
+        + cast(cast(coalesce(usd_events.other_amount, 0) as decimal(38, 12))
+               * cast(rates.usd_price as decimal(24, 12)) as decimal(38, 18)) as amount_usd
+    from usd_events
+    left join journal_int.int_usd_rates as rates
+        on rates.ccy = usd_events.pnl_ccy
+        and rates.hour_utc = date_trunc('hour', timezone('UTC', usd_events.event_at))
+
+),
+
+usd_coverage_rows as (
+
+    select
+        'usd_price_coverage'                                      as check_name,
+        valued.account_uid,
+        valued.pnl_ccy                                            as subject,
+        'P&L events in this currency vs those with a USD price'  as compared,
+        cast(count(*) as decimal(38, 18))                         as expected_value,
+        cast(count(valued.usd_price) as decimal(38, 18))          as actual_value,
+        cast(count(valued.usd_price) - count(*) as decimal(38, 18)) as difference,
+        cast(0 as decimal(38, 18))                                as tolerance,
+        case
+            when any_value(pricing.pricing) is null then
+                'no USD price at all: OKX has no ' || valued.pnl_ccy || '-USD index (and it is not a USD stablecoin)'
+            when count(valued.usd_price) < count(*) then
+                cast(count(*) - count(valued.usd_price) as varchar) || ' events in hours without an OKX '
+                || valued.pnl_ccy || '-USD index bar, first at '
+                || cast(min(valued.event_at) filter (where valued.usd_price is null) as varchar)
+                || ' (the next sync asks OKX again for hours it could not fetch)'
+            when any_value(pricing.pricing) = 'index' then 'priced by OKX''s ' || valued.pnl_ccy || '-USD index (hourly bars)'
+            when any_value(pricing.pricing) = 'usd' then 'USD: worth 1'
+            else 'no ' || valued.pnl_ccy || '-USD index at OKX: a USD stablecoin, valued at 1 USD'
+        end                                                       as details
+    from usd_valued as valued
+    left join journal_int.int_usd_pricing as pricing
+        on pricing.ccy = valued.pnl_ccy
+    group by valued.account_uid, valued.pnl_ccy
+
+),
+
+usd_total_rows as (
+
+    select
+        'usd_total_vs_events'                                     as check_name,
+        valued.account_uid,
+        'realised P&L in USD'                                     as subject,
+        'sum of journal.pnl_by_instrument_type.net_pnl_usd vs every event valued at its hour''s price' as compared,
+        cast(sum(valued.amount_usd) as decimal(38, 18))           as expected_value,
+        cast(any_value(total.net_pnl_usd) as decimal(38, 18))     as actual_value,
+        cast(any_value(total.net_pnl_usd) - sum(valued.amount_usd) as decimal(38, 18)) as difference,
+        cast(0 as decimal(38, 18))                                as tolerance,
+        case when count(valued.usd_price) < count(*)
+             then 'not comparable: ' || cast(count(*) - count(valued.usd_price) as varchar)
+                  || ' events without a USD price (usd_price_coverage)'
+             else cast(count(*) as varchar) || ' events in '
+                  || cast(count(distinct valued.pnl_ccy) as varchar) || ' currencies' end as details,
+        count(valued.usd_price) < count(*)                        as unpriced
+    from usd_valued as valued
+    -- the realised total of the marts (journal.pnl_total_usd adds the open positions'
+    -- unrealised P&L, which changes with every snapshot)
+    left join (
+        select account_uid,
+               case when count(*) filter (where net_pnl_usd is null) = 0
+                    then sum(net_pnl_usd) end                     as net_pnl_usd
+        from journal.pnl_by_instrument_type
+        group by account_uid
+    ) as total
+        on total.account_uid = valued.account_uid
+    group by valued.account_uid
+
+),
+
 unioned as (
 
     select *, abs(difference) <= tolerance as ok from gross_rows
@@ -417,6 +511,10 @@ unioned as (
     select *, false as ok from fee_rows
     union all
     select *, difference = 0 as ok from integrity_rows
+    union all
+    select *, difference = 0 as ok from usd_coverage_rows
+    union all
+    select * exclude (unpriced), unpriced or difference = 0 as ok from usd_total_rows
 
 ),
 

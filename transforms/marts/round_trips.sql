@@ -1,6 +1,6 @@
 -- grain: one row per round trip: account_uid × inst_type × inst_id × pos_side, from flat to flat
 -- materialized: table
--- depends_on: journal_int.int_leg_pnl, journal_int.int_bill_attributions
+-- depends_on: journal_int.int_leg_pnl, journal_int.int_bill_attributions, journal_int.int_pnl_usd
 -- description: One row per position cycle, from flat to flat (a flip closes one trip and opens the next with the remainder). SPOT/MARGIN: cycles of the FIFO book per account × inst_type × inst_id. Derivatives: per account × inst_type × inst_id × pos_side. Money in pnl_ccy; net_pnl = gross_pnl + fees + funding + interest.
 -- column round_trip_id: account_uid:inst_type:inst_id:pos_side:sequence number of the trip in its book
 -- column pos_side: long/short (hedge mode books) or net
@@ -19,6 +19,11 @@
 -- column pnl_ccy: currency of all money columns
 -- column holding_seconds: closed_at - opened_at in seconds (NULL while open)
 -- column outcome: win (net_pnl > 0), loss (< 0), breakeven (= 0); NULL while open
+-- column gross_pnl_usd: gross_pnl in USD, each event of the trip valued at the price of its own hour (journal_int.int_pnl_usd); NULL when one has no USD price
+-- column fees_usd: fees in USD (idem)
+-- column funding_usd: funding in USD (idem)
+-- column interest_usd: interest in USD (idem)
+-- column net_pnl_usd: gross_pnl_usd + fees_usd + funding_usd + interest_usd
 with legs as (
 
     select * from journal_int.int_leg_pnl
@@ -127,6 +132,41 @@ final as (
         and charges.pos_side = trips.pos_side
         and charges.trip_no = trips.trip_no
 
+),
+
+trips_usd as (
+
+    select
+        account_uid, inst_type, inst_id, pos_side, trip_no,
+        count(*) filter (where usd_price is null)                 as unpriced_events,
+        sum(gross_usd)                                            as gross_pnl_usd,
+        sum(fees_usd)                                             as fees_usd,
+        sum(funding_usd)                                          as funding_usd,
+        sum(interest_usd)                                         as interest_usd,
+        sum(net_usd)                                              as net_pnl_usd
+    from journal_int.int_pnl_usd
+    where trip_no is not null
+    group by account_uid, inst_type, inst_id, pos_side, trip_no
+
+),
+
+with_usd as (
+
+    select
+        final.*,
+        case when u.unpriced_events = 0 then cast(u.gross_pnl_usd as decimal(38, 18)) end as gross_pnl_usd,
+        case when u.unpriced_events = 0 then cast(u.fees_usd as decimal(38, 18)) end as fees_usd,
+        case when u.unpriced_events = 0 then cast(u.funding_usd as decimal(38, 18)) end as funding_usd,
+        case when u.unpriced_events = 0 then cast(u.interest_usd as decimal(38, 18)) end as interest_usd,
+        case when u.unpriced_events = 0 then cast(u.net_pnl_usd as decimal(38, 18)) end as net_pnl_usd
+    from final
+    left join trips_usd as u
+        on u.account_uid = final.account_uid
+        and u.inst_type = final.inst_type
+        and u.inst_id = final.inst_id
+        and u.pos_side = final.pos_side
+        and u.trip_no = final.trip_no
+
 )
 
-select * from final
+select * from with_usd

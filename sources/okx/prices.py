@@ -1,0 +1,418 @@
+"""USD prices for the journal: OKX's hourly index candles of exactly the hours it needs.
+
+``market/history-index-candles`` (okx-api §3.1, §3.13) serves OKX's indexes (``BTC-USD``,
+``ETH-USD``, ...) as bars, newest first, 100 a page at most, 10 requests per 2 s per IP.
+The journal values every amount of currency ``X`` at time ``t`` at the **open** of the
+hourly bar of ``X-USD`` that contains ``t`` (the bar whose ``ts`` is ``t`` truncated to the
+hour, UTC): the open is final as soon as the bar starts, so a bar fetched while still open
+never needs fetching again.
+
+Which hours: every (currency, hour) of the account's ledger entries (P&L, fees, funding,
+interest, transfers), of its fills' fee and P&L currencies, and of the rows of each
+quarterly-export file as it is downloaded (``needed_hours``, ``archive_hours``), less the
+hours already in ``okx_raw.index_candles``, those OKX was asked for and had no bar for,
+and the currencies OKX has no index for. ``USD`` is worth 1 and is never asked for.
+
+``IndexPrices`` fetches in a thread of its own while the sync goes on (its endpoint has its
+own rate limit): each currency's missing hours are covered by windows of at most 100 hours
+that never reach a stored hour (``after`` = the window's end, ``before`` = the hour before
+its start), so no stored hour is fetched again. The bars are loaded with dlt by the
+``index_candles`` resource of ``okx_prices_source`` (merge on ``inst_id, ts``), after the
+rest of the sync; what OKX did not have is remembered in that source's state, committed
+with the same load package. A run killed before that load has stored nothing: the next
+one asks again for the same hours, and only for those.
+
+State (source ``okx_prices``)::
+
+    index_candles.unlisted  {instId: ms}          OKX answered 51001: no such index
+    index_candles.absent    {instId: [[lo, hi]]}  hours asked for that OKX had no bar for
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import dlt
+import pyarrow as pa
+import pyarrow.compute as pc
+from dlt.extract.resource import DltResource
+
+from sources.okx.errors import OkxRequestError
+from sources.okx.run import HOUR_MS, SourceObserver, _Run
+
+__all__ = [
+    "INDEX_PATH",
+    "SOURCE_NAME",
+    "IndexPrices",
+    "archive_hours",
+    "index_of",
+    "needed_hours",
+    "okx_prices_source",
+    "read_price_state",
+    "stored_hours",
+]
+
+logger = logging.getLogger("okx_journal.source")
+
+INDEX_PATH = "/api/v5/market/history-index-candles"
+SOURCE_NAME = "okx_prices"
+BAR = "1H"
+#: bars per page (the endpoint's maximum)
+PAGE_BARS = 100
+#: the currency every price is in: worth 1 by definition, never asked for
+USD = "USD"
+#: OKX's answer for an index it does not have
+_NO_SUCH_INDEX = frozenset({"51001"})
+#: an hour this recent that OKX returned no bar for is asked again by the next sync
+_RECENT_MS = 2 * HOUR_MS
+
+
+def index_of(ccy: str) -> str:
+    """OKX's USD index of a currency: ``BTC`` → ``BTC-USD``."""
+    return f"{ccy}-USD"
+
+
+def _hour(ms: int) -> int:
+    return ms - ms % HOUR_MS
+
+
+# ----------------------------------------------------------------------------- what is needed
+
+
+def _tables(con: Any) -> set[str]:
+    rows = con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'okx_raw'"
+    ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def needed_hours(con: Any, uid: str) -> dict[str, set[int]]:
+    """currency → hours (epoch ms, on the hour) of the account's money events loaded so far.
+
+    Ledger entries (every bill: P&L, fees, funding, interest, deliveries, transfers) in
+    their ``ccy``; fills in their fee currency and their P&L currency (the quote currency
+    of SPOT/MARGIN, the settlement currency of derivatives: the instrument's
+    ``settle_ccy``, else read from the instId), for fills whose ledger entries are gone.
+    """
+    tables = _tables(con)
+    account = _sql_text(uid)
+    parts = []
+    hour = "(epoch_ms(ts) // 3600000) * 3600000"
+    if "bills" in tables:
+        parts.append(f"SELECT ccy, {hour} FROM okx_raw.bills WHERE account_uid = {account} "
+                     "AND ccy IS NOT NULL AND ts IS NOT NULL")
+    if "fills" in tables:
+        parts.append(f"SELECT fee_ccy, {hour} FROM okx_raw.fills WHERE account_uid = {account} "
+                     "AND fee_ccy IS NOT NULL AND ts IS NOT NULL")
+        settle = "NULL"
+        join = ""
+        if "instruments" in tables:
+            join = ("LEFT JOIN (SELECT inst_id, any_value(settle_ccy) AS settle_ccy "
+                    "FROM okx_raw.instruments GROUP BY inst_id) i USING (inst_id)")
+            settle = "i.settle_ccy"
+        parts.append(
+            "SELECT CASE WHEN f.inst_type IN ('SPOT', 'MARGIN') THEN split_part(f.inst_id, '-', 2) "
+            f"WHEN {settle} IS NOT NULL THEN {settle} "
+            "WHEN split_part(f.inst_id, '-', 2) = 'USD' THEN split_part(f.inst_id, '-', 1) "
+            f"ELSE split_part(f.inst_id, '-', 2) END, (epoch_ms(f.ts) // 3600000) * 3600000 "
+            f"FROM okx_raw.fills f {join} WHERE f.account_uid = {account} AND f.ts IS NOT NULL"
+        )
+    if not parts:
+        return {}
+    out: dict[str, set[int]] = {}
+    for ccy, hour_ms in con.execute(" UNION ".join(parts)).fetchall():
+        if ccy and hour_ms is not None:
+            out.setdefault(str(ccy), set()).add(int(hour_ms))
+    return out
+
+
+def stored_hours(con: Any) -> dict[str, list[int]]:
+    """instId → the hours (sorted epoch ms) already in ``okx_raw.index_candles``."""
+    if "index_candles" not in _tables(con):
+        return {}
+    out: dict[str, list[int]] = {}
+    for inst, ts in con.execute(
+        "SELECT inst_id, epoch_ms(ts) FROM okx_raw.index_candles ORDER BY 1, 2"
+    ).fetchall():
+        out.setdefault(str(inst), []).append(int(ts))
+    return out
+
+
+def archive_hours(path: Path, uid: str) -> dict[str, set[int]]:
+    """currency → hours of the rows of a downloaded quarterly-export file (its bills)."""
+    from sources.okx.archive import archive_batches
+
+    out: dict[str, set[int]] = {}
+    for table in archive_batches(path, uid):
+        if "ccy" not in table.column_names or "ts" not in table.column_names:
+            continue
+        ms = pc.cast(table.column("ts"), pa.int64())  # microseconds
+        hours = pc.multiply(pc.divide(ms, pa.scalar(HOUR_MS * 1000, pa.int64())),
+                            pa.scalar(HOUR_MS, pa.int64()))
+        pairs = pa.table({"ccy": table.column("ccy"), "hour": hours}).group_by(
+            ["ccy", "hour"]).aggregate([])
+        for ccy, hour_ms in zip(pairs.column("ccy").to_pylist(),
+                                pairs.column("hour").to_pylist(), strict=True):
+            if ccy and hour_ms is not None:
+                out.setdefault(str(ccy), set()).add(int(hour_ms))
+    return out
+
+
+def read_price_state(pipeline: Any) -> dict[str, Any]:
+    """The ``index_candles`` part of the ``okx_prices`` source state (committed loads)."""
+    try:
+        sources = pipeline.state.get("sources", {})
+    except Exception:  # a pipeline without state yet
+        return {}
+    state = (sources.get(SOURCE_NAME) or {}).get("index_candles") or {}
+    return dict(state)
+
+
+# ----------------------------------------------------------------------------- fetching
+
+
+def _windows(wanted: Sequence[int], stored: Sequence[int]) -> list[tuple[int, int]]:
+    """``[start, end)`` windows of at most ``PAGE_BARS`` hours covering ``wanted`` (sorted)
+    that never contain a ``stored`` hour (sorted)."""
+    out: list[tuple[int, int]] = []
+    i = 0
+    while i < len(wanted):
+        start = wanted[i]
+        end = start + PAGE_BARS * HOUR_MS
+        j = bisect.bisect_right(stored, start)
+        if j < len(stored) and stored[j] < end:
+            end = stored[j]
+        out.append((start, end))
+        while i < len(wanted) and wanted[i] < end:
+            i += 1
+    return out
+
+
+def _in_ranges(ranges: Sequence[Sequence[int]], hour: int) -> bool:
+    return any(lo <= hour < hi for lo, hi in ranges)
+
+
+def _merge_ranges(ranges: Iterable[Sequence[int]]) -> list[list[int]]:
+    out: list[list[int]] = []
+    for lo, hi in sorted((int(r[0]), int(r[1])) for r in ranges):
+        if out and lo <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], hi)
+        else:
+            out.append([lo, hi])
+    return out
+
+
+class IndexPrices:
+    """Fetches the hourly USD index bars a sync needs, in a thread, under OKX's limit.
+
+    ``want()`` may be called from any thread, any number of times (hours already
+    stored, fetched, known to be missing at OKX, or of a currency OKX has no index for are
+    dropped); ``finish()`` waits until everything wanted is fetched. The bars are in
+    ``rows`` (OKX's fields as a dict per bar), what OKX did not have in ``unlisted`` and
+    ``absent``, for the ``index_candles`` resource to load.
+
+    Args:
+        client: The sync's ``OkxClient`` (its limiter paces the endpoint: 10 per 2 s).
+        now_ms: OKX's time now.
+        stored: instId → sorted hours already in ``okx_raw.index_candles``.
+        state: The source state read before the run (``read_price_state``), unless a full
+            refresh asks OKX again for what it did not have.
+        log: Progress lines.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        now_ms: int,
+        stored: Mapping[str, list[int]] | None = None,
+        state: Mapping[str, Any] | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.now_ms = now_ms
+        self.log = log
+        state = state or {}
+        self.stored: dict[str, list[int]] = {k: sorted(v) for k, v in (stored or {}).items()}
+        self.unlisted: dict[str, int] = dict(state.get("unlisted") or {})
+        self.absent: dict[str, list[list[int]]] = {
+            k: _merge_ranges(v) for k, v in (state.get("absent") or {}).items()
+        }
+        self.rows: list[dict[str, Any]] = []
+        self.requests = 0
+        self.warnings: list[str] = []
+        self.changed = False
+        self._got: dict[str, set[int]] = {}
+        self._asked: dict[str, set[int]] = {}
+        self._pending: dict[str, set[int]] = {}
+        self._cond = threading.Condition()
+        self._busy = False
+        self._closing = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    # ------------------------------------------------------------------ demands
+    def want(self, needs: Mapping[str, Iterable[int]]) -> None:
+        """Adds (currency → hours) to fetch; hours are rounded down to the hour."""
+        with self._cond:
+            added = False
+            for ccy, hours in needs.items():
+                if not ccy or ccy == USD:
+                    continue
+                inst = index_of(ccy)
+                if inst in self.unlisted:
+                    continue
+                stored = set(self.stored.get(inst, ()))
+                asked = self._asked.setdefault(inst, set())
+                absent = self.absent.get(inst, [])
+                fresh = {
+                    h for h in (_hour(int(x)) for x in hours)
+                    if h not in stored and h not in asked and h <= self.now_ms
+                    and not _in_ranges(absent, h)
+                }
+                if fresh:
+                    asked |= fresh
+                    self._pending.setdefault(inst, set()).update(fresh)
+                    added = True
+            if added:
+                self._cond.notify_all()
+
+    def want_archive(self, path: Path, uid: str) -> None:
+        """The hours of a downloaded quarterly-export file (never raises: the hours are
+        asked for anyway once the file is imported)."""
+        try:
+            self.want(archive_hours(path, uid))
+        except Exception as exc:
+            logger.debug("could not read the hours of %s: %s", path, exc)
+
+    # ------------------------------------------------------------------ thread
+    def start(self) -> IndexPrices:
+        self._thread = threading.Thread(target=self._run, name="okx-index-prices", daemon=True)
+        self._thread.start()
+        return self
+
+    def finish(self) -> None:
+        """Waits until every hour wanted so far is fetched, then ends the thread."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            self.warnings.append(
+                f"USD prices: OKX's index candles could not be read ({error}); the "
+                "next sync asks for them again"
+            )
+
+    def abandon(self) -> None:
+        """Stops at once (the sync failed); nothing is loaded."""
+        self._stop.set()
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=15)
+
+    def _next(self) -> tuple[str, list[int]] | None:
+        with self._cond:
+            while True:
+                if self._stop.is_set():
+                    return None
+                if self._pending:
+                    inst = sorted(self._pending)[0]
+                    return inst, sorted(self._pending.pop(inst))
+                if self._closing:
+                    return None
+                self._cond.wait(0.5)
+
+    def _run(self) -> None:
+        try:
+            while (item := self._next()) is not None:
+                inst, hours = item
+                self._fetch(inst, hours)
+        except BaseException as exc:  # reported by finish()
+            self._error = exc
+
+    def _fetch(self, inst: str, hours: list[int]) -> None:
+        stored = self.stored.get(inst, [])
+        for start, end in _windows(hours, stored):
+            if self._stop.is_set():
+                return
+            params = {
+                "instId": inst,
+                "bar": BAR,
+                "after": str(end),
+                "before": str(start - 1),
+                "limit": str(min(PAGE_BARS, (end - start) // HOUR_MS)),
+            }
+            try:
+                page = self.client.get(INDEX_PATH, params)
+            except OkxRequestError as exc:
+                if exc.code in _NO_SUCH_INDEX:
+                    with self._cond:
+                        self.unlisted[inst] = self.now_ms
+                        self.changed = True
+                        self._pending.pop(inst, None)
+                    if self.log:
+                        self.log(f"USD prices: OKX has no {inst} index ({exc.code})")
+                    return
+                raise
+            finally:
+                self.requests += 1
+            got = self._got.setdefault(inst, set())
+            for bar in page:
+                ts = int(bar[0])
+                if start <= ts < end and ts not in got:
+                    got.add(ts)
+                    self.rows.append({"instId": inst, "ts": bar[0], "o": bar[1], "h": bar[2],
+                                      "l": bar[3], "c": bar[4],
+                                      "confirm": bar[5] if len(bar) > 5 else ""})
+            missing = [h for h in hours if start <= h < end and h not in got
+                       and h < self.now_ms - _RECENT_MS]
+            if missing:
+                with self._cond:
+                    self.absent[inst] = _merge_ranges(
+                        [*self.absent.get(inst, []), *([h, h + HOUR_MS] for h in missing)])
+                    self.changed = True
+
+    def state(self) -> dict[str, Any]:
+        """What to keep in the source state."""
+        return {"unlisted": dict(self.unlisted),
+                "absent": {k: v for k, v in self.absent.items() if v}}
+
+
+# ----------------------------------------------------------------------------- the dlt source
+
+
+@dlt.source(name=SOURCE_NAME, section="okx", max_table_nesting=0)
+def okx_prices_source(prices: Any = None, client: Any = None, uid: str = "") -> Sequence[DltResource]:
+    """The USD prices a sync fetched (``IndexPrices``) as the ``index_candles`` resource."""
+    from sources.okx.resources.index_candles import index_candles
+
+    run = _Run(
+        client=client,
+        uid=uid,
+        config_row={},
+        now_ms=int(time.time() * 1000),
+        full_refresh=False,
+        observer=SourceObserver(),
+        prices=prices,
+    )
+
+    def items() -> Iterator[Any]:
+        yield from index_candles.extract(run)
+
+    return [index_candles.to_dlt(items)]
