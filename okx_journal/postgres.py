@@ -28,7 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from okx_journal.sql_postgres import SUPPORT_SQL, TranslationError, to_postgres
+from okx_journal.sql_postgres import SUPPORT_SCHEMA, SUPPORT_SQL, TranslationError, to_postgres
 from sources.okx.errors import ConfigError, SyncLocked
 
 __all__ = [
@@ -138,6 +138,7 @@ class PgConnection:
         self._cur = self._raw.cursor()
         self._cur.execute("SET TimeZone = 'UTC'")
         self.dsn = dsn
+        self._support_ready = False
 
     # -- DuckDB-like API ------------------------------------------------------------
 
@@ -149,8 +150,23 @@ class PgConnection:
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgConnection:
         """Runs one DuckDB-dialect statement; fetch with ``fetchone``/``fetchall``."""
-        self._cur.execute(self.translate(sql), list(params) if params else None)
+        translated = self.translate(sql)
+        if not self._support_ready and f"{SUPPORT_SCHEMA}.okx_" in translated.lower():
+            self._ensure_support_functions()
+        self._cur.execute(translated, list(params) if params else None)
         return self
+
+    def _ensure_support_functions(self) -> None:
+        """Creates the translation's functions when a query needs them before the first
+        journal build has (a sync's own queries on a new database)."""
+        row = self.execute_native(
+            "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE n.nspname = %s AND p.proname LIKE 'okx\\_%%'",
+            [SUPPORT_SCHEMA],
+        ).fetchone()
+        if not row or int(row[0]) < len(SUPPORT_SQL) - 1:
+            self.create_support_functions()
+        self._support_ready = True
 
     def execute_native(self, sql: str, params: Sequence[Any] | None = None) -> PgConnection:
         """Runs one statement written for PostgreSQL, untranslated."""
@@ -205,6 +221,7 @@ class PgConnection:
         """The functions the translated SQL calls (``sql_postgres.SUPPORT_SQL``)."""
         for stmt in SUPPORT_SQL:
             self._cur.execute(stmt)
+        self._support_ready = True
 
     def copy_arrow(self, table: str, columns: Sequence[str], batch: Any) -> int:
         """Appends a pyarrow batch to ``table`` with ``COPY ... FROM STDIN`` (CSV, text
