@@ -224,3 +224,24 @@ def test_second_sync_fetches_no_stored_candle(usd_history: Any, tmp_path: Path,
     assert stored is not None and stored[0] == stored[1]
     # one window per request, at most 100 bars each, and never more bars than hours needed
     assert first.new_rows["index_candles"] <= 100 * asked
+
+
+def test_prices_a_sync_could_not_fetch_are_asked_for_by_the_next(usd_history: Any,
+                                                                  tmp_path: Path) -> None:
+    from okx_journal.simulator import Fault
+
+    db = tmp_path / "retry.duckdb"
+    with Simulator(usd_history, rate_limits=False) as sim:
+        # OKX refuses every candle request: the sync loads the rest and says so
+        sim.inject(Fault(kind="code", path=INDEX_PATH, code="51000", times=10_000))
+        first = _sync(sim, db)
+        assert first.new_rows.get("index_candles", 0) == 0
+        assert any(w.startswith("USD prices:") for w in first.warnings), first.warnings
+        assert first.new_rows["bills"] > 0
+        sim.clear_faults()
+        sim.stats.reset()
+        # the next sync, with nothing new on the account, asks for exactly those hours
+        second = _sync(sim, db)
+        assert second.new_rows["bills"] == 0
+        assert second.new_rows["index_candles"] > 0
+        assert second.price_requests == sim.stats.requests[INDEX_PATH] > 0
