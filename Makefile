@@ -41,11 +41,14 @@ lint: install-test
 
 test: install-test lint
 	@bash scripts/install-chromium.sh || echo "Chromium could not be installed: the browser test of the report will be skipped"
+	@bash scripts/install-postgresql.sh || echo "PostgreSQL could not be installed: the PostgreSQL tests will fail and say why"
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 bench: install-test
 	$(BIN)/python bench/bench_sync.py
 	$(BIN)/python bench/bench_transforms.py
+	@bash scripts/install-postgresql.sh
+	$(BIN)/python bench/bench_transforms.py --fills 200000 --destination postgres
 
 constraints: install-test
 	{ sed -n '1,2p' constraints.txt; $(BIN)/python -m pip freeze --all --exclude-editable | grep -iE '^(pip|setuptools|wheel)=='; \

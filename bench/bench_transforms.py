@@ -5,6 +5,13 @@ The raw rows are generated inside DuckDB with SQL (seconds, not minutes), then
 
     .venv/bin/python bench/bench_transforms.py [--fills 1000000] [--db PATH]
         [--cost-basis fifo|lifo|hifo|average]
+    .venv/bin/python bench/bench_transforms.py --fills 200000 --destination postgres [--pg-dsn DSN]
+
+With ``--destination postgres`` the same raw rows are copied (``COPY``, exact digits)
+into a PostgreSQL database (a throwaway local cluster unless ``--pg-dsn`` is given) and
+the journal is built there: wall time, the client's peak RSS and the server's peak
+memory (the sum of its processes' proportional set size, sampled every 0.1 s) are
+printed.
 """
 
 from __future__ import annotations
@@ -163,13 +170,103 @@ def generate(con: duckdb.DuckDBPyConnection, n_fills: int, accounts: int = 4) ->
     )
 
 
+def _server_pss_mb(pids: list[int]) -> float:
+    total_kb = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total_kb += int(line.split()[1])
+        except OSError:
+            continue
+    return total_kb / 1024
+
+
+def _copy_to_postgres(db: Path, dsn: str) -> None:
+    """The generated raw tables, copied into PostgreSQL (run in a child process)."""
+    import io
+
+    import pyarrow.csv as pacsv
+
+    from okx_journal.postgres import PgConnection
+
+    duck = duckdb.connect(str(db), read_only=True)
+    pg = PgConnection(dsn)
+    ensure_raw_tables(pg)
+    for table in ("instruments", "fills", "bills"):
+        arrow = duck.execute(f"select * from okx_raw.{table}").to_arrow_table()
+        buf = io.BytesIO()
+        pacsv.write_csv(arrow, buf, pacsv.WriteOptions(include_header=False))
+        buf.seek(0)
+        cols = ", ".join(f'"{c}"' for c in arrow.column_names)
+        pg._cur.copy_expert(f"COPY okx_raw.{table} ({cols}) FROM STDIN WITH (FORMAT csv)", buf)
+    pg.execute_native("VACUUM ANALYZE")
+    pg.close()
+    duck.close()
+
+
+def _bench_postgres(db: Path, fills: int, dsn: str | None) -> None:
+    import threading
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from pg_cluster import PgCluster
+
+    from okx_journal.postgres import PgConnection
+
+    cluster = None
+    if dsn is None:
+        cluster = PgCluster().start()
+        dsn = cluster.create_database("bench")
+    try:
+        started = time.perf_counter()
+        subprocess.run([sys.executable, __file__, "--copy-only", "--db", str(db), "--pg-dsn", dsn],
+                       check=True)
+        print(f"copied the raw rows into PostgreSQL in {time.perf_counter() - started:.1f} s")
+        pids = cluster.server_pids() if cluster is not None else []
+        peak = [0.0]
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.wait(0.1):
+                try:
+                    current = cluster.server_pids() if cluster is not None else []
+                except OSError:
+                    return
+                peak[0] = max(peak[0], _server_pss_mb(current))
+
+        baseline = _server_pss_mb(pids)
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        con = PgConnection(dsn)
+        result = build_journal(con)
+        stop.set()
+        sampler.join()
+        client_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        server = (f", server peak PSS {peak[0]:.0f} MB (idle {baseline:.0f} MB)"
+                  if cluster is not None else "")
+        print(f"build_journal on PostgreSQL: {result.seconds:.2f} s wall, client peak RSS "
+              f"{client_mb:.0f} MB{server}")
+        for rel in ("journal.fills", "journal.round_trips", "journal.daily_pnl", "journal.reconciliation"):
+            print(f"  {rel}: {result.row_counts.get(rel, 0):,} rows")
+        con.close()
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--fills", type=int, default=1_000_000)
     parser.add_argument("--db", type=Path, default=None)
     parser.add_argument("--cost-basis", choices=COST_BASIS_METHODS, default="fifo")
+    parser.add_argument("--destination", choices=["duckdb", "postgres"], default="duckdb")
+    parser.add_argument("--pg-dsn", default=None, help="an existing PostgreSQL database (emptied)")
     parser.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--copy-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.copy_only:
+        _copy_to_postgres(args.db, args.pg_dsn)
+        return
     if args.generate_only:
         con = duckdb.connect(str(args.db))
         generate(con, args.fills)
@@ -193,6 +290,10 @@ def main() -> None:
             check=True,
         )
         generated = time.perf_counter() - started
+        if args.destination == "postgres":
+            print(f"generated {args.fills:,} fills in DuckDB in {generated:.1f} s")
+            _bench_postgres(db, args.fills, args.pg_dsn)
+            return
         con = duckdb.connect(str(db))
         counts = {
             t: con.execute(f"select count(*) from okx_raw.{t}").fetchone()[0]  # type: ignore[index]

@@ -291,7 +291,7 @@ def warm_up() -> None:
 
 
 def run_checks(
-    db_path: Path,
+    db_path: Path | Any,
     *,
     suites: Iterable[str] | None = None,
     write_json: bool = True,
@@ -300,6 +300,9 @@ def run_checks(
     | None = None,
 ) -> CheckReport:
     """Runs the data-quality suites (all, or the named ones) on the database.
+
+    ``db_path`` is a DuckDB file or an ``okx_journal.destination.Destination`` (a
+    PostgreSQL database: the same suites, translated; results beside its local folder).
 
     Missing tables give a failing or skipped result (see the suites file), never an
     exception; so does a query that fails. Raises ``ConfigError`` for an unknown suite.
@@ -312,7 +315,8 @@ def run_checks(
     imported only when a frame is validated.
     """
     started = time.monotonic()
-    db_path = Path(db_path)
+    target = db_path
+    db_path = Path(getattr(target, "db_path", target))
     definitions = load_suites()
     names = list(definitions) if suites is None else list(suites)
     unknown = [n for n in names if n not in definitions]
@@ -326,7 +330,7 @@ def run_checks(
     computed: dict[str, tuple[dict[str, str], list[dict[str, Any]], dict[str, Any]]] = {}
     ran: list[str] = []
 
-    con, why_not = _connect(db_path)
+    con, why_not = _connect(target)
     if con is None:
         for name in names:
             outcomes.append(_missing(name, "database", why_not))
@@ -408,7 +412,7 @@ def combine(reports: Sequence[CheckReport]) -> CheckReport:
 
 
 def run_checks_after_sync(
-    db_path: Path,
+    db_path: Path | Any,
     mode: str,
     *,
     log: Callable[[str], None] | None = None,
@@ -459,9 +463,16 @@ def run_checks_after_sync(
 # ----------------------------------------------------------------------------- internals
 
 
-def _connect(db_path: Path) -> tuple[Any, str]:
+def _connect(target: Path | Any) -> tuple[Any, str]:
     """A read-only connection, or None and why not (never creates the file)."""
     import duckdb
+
+    if getattr(target, "is_postgres", False):
+        from okx_journal.postgres import PgConnection
+
+        pg_target: Any = target
+        return PgConnection(pg_target.dsn), ""
+    db_path = Path(getattr(target, "db_path", target))
 
     if not db_path.exists():
         return None, f"{db_path} does not exist: run `okx-journal sync` first"
@@ -531,9 +542,14 @@ def _run_frame(
     detail["sql"] = " ".join(query.sql.split())
     import duckdb
 
+    errors: tuple[type[BaseException], ...] = (duckdb.Error,)
+    if hasattr(con, "copy_arrow"):
+        from okx_journal.postgres import pg_errors
+
+        errors = pg_errors()
     try:
         df = con.sql(query.sql).to_arrow_table().to_pandas()
-    except duckdb.Error as exc:
+    except errors as exc:
         first = (str(exc).splitlines() or [""])[0][:200]
         outcome = Outcome(
             suite, frame.name, "query runs", "the frame's SQL runs", "critical", "error",

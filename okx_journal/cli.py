@@ -40,6 +40,30 @@ def resolve_db(ctx: click.Context, db: str | None) -> Path:
     return Path(chosen or "okx_journal.duckdb")
 
 
+DESTINATION_HELP = (
+    "duckdb (the --db file, default) or postgres (the server in dlt's "
+    "destination.postgres.credentials); environment OKX_JOURNAL_DESTINATION, "
+    "dlt.toml [okx_journal] destination."
+)
+
+
+def _destination_option(func: F) -> F:
+    return click.option(
+        "--destination",
+        type=click.Choice(["duckdb", "postgres"]),
+        default=None,
+        help=DESTINATION_HELP,
+    )(func)
+
+
+def resolve_target(ctx: click.Context, db: str | None, destination: str | None) -> Any:
+    """The DuckDB path, or the PostgreSQL ``Destination`` when that is the destination."""
+    from okx_journal.destination import Destination
+
+    target = Destination.resolve(resolve_db(ctx, db), destination)
+    return target if target.is_postgres else target.db_path
+
+
 def _connection_options(func: F) -> F:
     options = [
         click.option(
@@ -119,10 +143,12 @@ def cli(ctx: click.Context, db: str | None) -> None:
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing on success (errors still go to stderr).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout (for orchestrators).")
+@_destination_option
 @click.pass_context
 def sync(
     ctx: click.Context,
     db: str | None,
+    destination: str | None,
     base_url: str | None,
     profile: str | None,
     demo_trading: bool,
@@ -165,6 +191,7 @@ def sync(
         cost_basis=cost_basis(cost_basis_method),
         ledger_export=ledger_export,
         since=since.replace(tzinfo=UTC) if since is not None else None,
+        destination=destination,
     )
     summary = run_sync(opts, log=None if (quiet or as_json) else _stderr)
     if as_json:
@@ -297,8 +324,9 @@ def demo(ctx: click.Context, db: str | None, scale: int, report_path: str, days:
     type=click.Choice(["raw", "journal", "coverage"]),
     help="Run only this suite (repeatable); default all.",
 )
+@_destination_option
 @click.pass_context
-def check(ctx: click.Context, db: str | None, suites: tuple[str, ...]) -> None:
+def check(ctx: click.Context, db: str | None, suites: tuple[str, ...], destination: str | None) -> None:
     """Run the data-quality suites (great-expectations) on the loaded data; exit 5 on a failure.
 
     Prints a short table (suite, expectations, failed, first failing example) and writes
@@ -306,7 +334,7 @@ def check(ctx: click.Context, db: str | None, suites: tuple[str, ...]) -> None:
     """
     from okx_journal.checks import run_checks
 
-    report = run_checks(resolve_db(ctx, db), suites=list(suites) or None)
+    report = run_checks(resolve_target(ctx, db, destination), suites=list(suites) or None)
     click.echo(report.to_table())
     report.raise_for_failures()
 
@@ -315,12 +343,15 @@ def check(ctx: click.Context, db: str | None, suites: tuple[str, ...]) -> None:
 @_db_option
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
 @click.option("--account", "account_uid", default=None, help="Only this account uid.")
+@_destination_option
 @click.pass_context
-def report(ctx: click.Context, db: str | None, out: str, account_uid: str | None) -> None:
+def report(
+    ctx: click.Context, db: str | None, out: str, account_uid: str | None, destination: str | None
+) -> None:
     """Write a self-contained HTML report (charts included, no network needed to view it)."""
     from okx_journal.report import write_report
 
-    info = write_report(resolve_db(ctx, db), Path(out), account_uid=account_uid)
+    info = write_report(resolve_target(ctx, db, destination), Path(out), account_uid=account_uid)
     failures = info.reconciliation_failures
     click.echo(
         f"wrote {info.path} ({info.size_bytes:,} bytes"
@@ -333,15 +364,25 @@ def report(ctx: click.Context, db: str | None, out: str, account_uid: str | None
 @_db_option
 @click.argument("query")
 @click.option("--max-rows", type=int, default=100, show_default=True, help="Rows to print at most.")
+@_destination_option
 @click.pass_context
-def sql(ctx: click.Context, db: str | None, query: str, max_rows: int) -> None:
+def sql(
+    ctx: click.Context, db: str | None, query: str, max_rows: int, destination: str | None
+) -> None:
     """Run one SQL query on the warehouse (read-only) and print the result as a table.
 
     Example: okx-journal sql "select * from journal.pnl_by_instrument_type"
+    (DuckDB's SQL; on PostgreSQL it is translated as the journal's models are).
     """
     import duckdb
 
-    path = resolve_db(ctx, db)
+    target = resolve_target(ctx, db, destination)
+    if not isinstance(target, Path):
+        from okx_journal.postgres import query_table
+
+        click.echo(query_table(target.dsn, query, max_rows))
+        return
+    path = target
     if not path.exists():
         raise ConfigError(f"{path} does not exist: run `okx-journal sync` (or `make demo`) first")
     try:

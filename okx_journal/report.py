@@ -1175,7 +1175,7 @@ def render_report(j: _Journal, *, generated_at: datetime, db_name: str, account_
     )
 
 
-def write_report(db_path: Path, out: Path, *, account_uid: str | None = None) -> ReportInfo:
+def write_report(db_path: Path | Any, out: Path, *, account_uid: str | None = None) -> ReportInfo:
     """Read the journal from ``db_path`` (read-only) and write the HTML report to ``out``.
 
     ``account_uid`` limits the report to one account. Raises ``ConfigError`` (exit 2) when
@@ -1184,8 +1184,18 @@ def write_report(db_path: Path, out: Path, *, account_uid: str | None = None) ->
     """
     import duckdb
 
-    db_path = Path(db_path)
     out = Path(out)
+    if getattr(db_path, "is_postgres", False):  # okx_journal.destination.Destination
+        from okx_journal.postgres import PgConnection
+
+        target: Any = db_path
+        pg = PgConnection(target.dsn)
+        try:
+            journal = _read(pg, account_uid)
+        finally:
+            pg.close()
+        return _write_page(journal, out, target.label.rsplit("/", 1)[-1], account_uid)
+    db_path = Path(getattr(db_path, "db_path", db_path))
     if not db_path.is_file():
         raise ConfigError(
             f"database {db_path} does not exist: run `okx-journal sync --db {db_path}` first "
@@ -1207,8 +1217,12 @@ def write_report(db_path: Path, out: Path, *, account_uid: str | None = None) ->
     finally:
         con.close()
 
+    return _write_page(journal, out, db_path.name, account_uid)
+
+
+def _write_page(journal: _Journal, out: Path, db_name: str, account_uid: str | None) -> ReportInfo:
     generated_at = datetime.now(UTC).replace(microsecond=0)
-    page = render_report(journal, generated_at=generated_at, db_name=db_path.name, account_uid=account_uid)
+    page = render_report(journal, generated_at=generated_at, db_name=db_name, account_uid=account_uid)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(page, encoding="utf-8")

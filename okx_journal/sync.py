@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from okx_journal.lock import SyncLock
+from okx_journal.destination import Destination
 from sources.okx.credentials import OkxCredentials
 from sources.okx.errors import ConfigError, OkxError, OkxJournalError
 
@@ -109,6 +109,8 @@ class SyncOptions:
             route OKX's official hosts to the simulator with it.
         remember_site: Remember the OKX site found for a key that ``base_url`` did not
             know (``okx_journal.sites``), so the next runs go straight there.
+        destination: ``duckdb`` or ``postgres`` (``okx_journal.destination``); None:
+            from the environment or ``dlt.toml``, else ``duckdb``.
     """
 
     db_path: Path
@@ -128,6 +130,7 @@ class SyncOptions:
     export_wait_s: float = 10.0
     transport: Any = None
     remember_site: bool = True
+    destination: str | None = None
 
 
 @dataclass
@@ -192,6 +195,8 @@ class SyncSummary:
     checks_ran: int = 0
     time_split: dict[str, float] = field(default_factory=dict)
     site_found: tuple[str, str] | None = None
+    #: what messages call the database (a PostgreSQL server's ``postgresql://user@host/db``)
+    label: str = ""
 
     def to_text(self) -> str:
         """One paragraph for the terminal."""
@@ -213,7 +218,7 @@ class SyncSummary:
                 "synced from there, and remembered for the next runs (without --base-url). "
             )
         text += (
-            f"Synced OKX account {self.account_uid} into {self.db_path} in {self.seconds:.1f} s: "
+            f"Synced OKX account {self.account_uid} into {self.label or self.db_path} in {self.seconds:.1f} s: "
             + ", ".join(parts)
             + f"; snapshot of {n.get('positions', 0):,} open positions and "
             + f"{n.get('balances', 0):,} currency balances."
@@ -459,14 +464,11 @@ class _Progress:
 
 
 @contextmanager
-def _duckdb(db_path: Path, read_only: bool = True) -> Iterator[Any]:
-    import duckdb
-
-    con = duckdb.connect(str(db_path), read_only=read_only)
-    try:
+def _duckdb(db: Path | Destination, read_only: bool = True) -> Iterator[Any]:
+    """A connection to the database (DuckDB file or ``Destination``)."""
+    dest = db if isinstance(db, Destination) else Destination("duckdb", Path(db))
+    with dest.connect(read_only=read_only) as con:
         yield con
-    finally:
-        con.close()
 
 
 def _sql_text(value: str) -> str:
@@ -477,16 +479,17 @@ def _sql_text(value: str) -> str:
 
 def _existing_tables(con: Any) -> set[str]:
     rows = con.execute(
-        f"SELECT table_name FROM duckdb_tables() WHERE schema_name = {_sql_text(RAW_DATASET)}"
+        "SELECT table_name FROM information_schema.tables "
+        f"WHERE table_schema = {_sql_text(RAW_DATASET)}"
     ).fetchall()
     return {str(r[0]) for r in rows}
 
 
-def _read_db(db_path: Path, uid: str, spans: bool) -> tuple[dict[str, int], dict[str, tuple[datetime, datetime]]]:
+def _read_db(db_path: Path | Destination, uid: str, spans: bool) -> tuple[dict[str, int], dict[str, tuple[datetime, datetime]]]:
     """Rows per raw table (this account's; all instruments) and, optionally, time spans."""
     counts: dict[str, int] = {}
     found: dict[str, tuple[datetime, datetime]] = {}
-    if not db_path.exists():
+    if not _exists(db_path):
         return counts, found
     account = _sql_text(uid)
     with _duckdb(db_path) as con:
@@ -559,19 +562,22 @@ def _freeze_import_time_objects() -> None:
     gc.freeze()
 
 
-def _pipeline(db_path: Path) -> Any:
+def _pipeline(db: Path | Destination) -> Any:
     import dlt
-    from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
-    pipelines_dir = pipelines_dir_for(db_path)
+    dest = db if isinstance(db, Destination) else Destination("duckdb", Path(db))
+    pipelines_dir = pipelines_dir_for(dest.db_path)
     pipelines_dir.mkdir(parents=True, exist_ok=True)
-    credentials = DuckDbCredentials(str(db_path), global_config=dict(DUCKDB_LOAD_CONFIG))
     return dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
         pipelines_dir=str(pipelines_dir),
-        destination=dlt.destinations.duckdb(credentials=credentials),
+        destination=dest.dlt_destination(DUCKDB_LOAD_CONFIG),
         dataset_name=RAW_DATASET,
     )
+
+
+def _exists(db: Path | Destination) -> bool:
+    return db.exists() if isinstance(db, Destination) else Path(db).exists()
 
 
 def _okx_error_in(exc: BaseException) -> OkxJournalError | None:
@@ -589,20 +595,26 @@ def _okx_error_in(exc: BaseException) -> OkxJournalError | None:
     return None
 
 
-def _forget_state_of_a_missing_database(db_path: Path, log: Callable[[str], None] | None) -> None:
-    """Drops dlt's folder when its database file is gone (deleted to start over, moved).
+def _forget_state_of_a_missing_database(
+    db: Path | Destination, log: Callable[[str], None] | None
+) -> None:
+    """Drops dlt's folder when its database file is gone (deleted to start over, moved),
+    or, on PostgreSQL, when the database holds no load of dlt's (dropped, or a new one).
 
     Its cursors describe data that no longer exists: keeping them would make the next
     sync skip everything up to them.
     """
+    dest = db if isinstance(db, Destination) else Destination("duckdb", Path(db))
+    db_path = dest.db_path
     folder = pipelines_dir_for(db_path)
-    if db_path.exists() or not folder.exists():
+    if not folder.exists() or dest.has_loads():
         return
     loaded = folder / PIPELINE_NAME / "load" / "loaded"
     if not loaded.is_dir() or not any(loaded.iterdir()):
         return  # nothing was ever loaded: a pending first package is still good
     if log:
-        log(f"{db_path} does not exist: starting from scratch (removing {folder})")
+        what = "holds no load" if dest.is_postgres else "does not exist"
+        log(f"{dest.label} {what}: starting from scratch (removing {folder})")
     shutil.rmtree(folder)
 
 
@@ -639,11 +651,12 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
     """
     started = time.monotonic()
     out: Callable[[str], None] | None = None if opts.quiet else (log or _stderr)
-    db_path = Path(opts.db_path)
-    if db_path.is_dir():
+    dest = Destination.resolve(opts.db_path, opts.destination)
+    db_path = dest.db_path
+    if not dest.is_postgres and db_path.is_dir():
         raise ConfigError(f"--db {db_path} is a folder: give a DuckDB file name such as journal.duckdb.")
     live = opts.progress if opts.progress is not None else sys.stderr.isatty()
-    summary = SyncSummary(db_path=db_path)
+    summary = SyncSummary(db_path=db_path, label=dest.label)
 
     split: dict[str, float] = {}
     # great-expectations takes seconds to import: that happens while the walks wait on
@@ -651,21 +664,21 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
     # the import would hold the interpreter while dlt starts the walks)
     warm = _Warmup() if opts.transforms and opts.checks != "off" else None
 
-    with SyncLock(db_path):
+    with dest.lock():
         _quiet_dlt()
         from okx_journal.config import register_providers
         from okx_journal.permissions import enforce_read_only
         from sources.okx.client import OkxClient
-        from sources.okx.source import SourceObserver, duckdb_reader, okx_source
+        from sources.okx.source import SourceObserver, okx_source
 
         register_providers()  # dlt.toml's settings hold for library use too ([load] workers)
         _freeze_import_time_objects()
-        _forget_state_of_a_missing_database(db_path, out)
-        pipeline = _pipeline(db_path)
+        _forget_state_of_a_missing_database(dest, out)
+        pipeline = _pipeline(dest)
         mark = time.monotonic()
         summary.resumed_package = _finish_pending(pipeline, out)
         if summary.resumed_package:
-            pipeline = _pipeline(db_path)  # a fresh instance syncs its state anew
+            pipeline = _pipeline(dest)  # a fresh instance syncs its state anew
         split["loading"] = time.monotonic() - mark
 
         progress = _Progress(out, live)
@@ -716,8 +729,8 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
                 if out:
                     out(warning)
             if out:
-                out(f"syncing OKX account {uid} from {client.base_url} into {db_path}")
-            before, _ = _read_db(db_path, uid, spans=False)
+                out(f"syncing OKX account {uid} from {client.base_url} into {dest.label}")
+            before, _ = _read_db(dest, uid, spans=False)
 
             def on_rows(resource: str, n: int) -> None:
                 progress.on_rows(resource, n)
@@ -728,10 +741,10 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
             progress.reached = observer.reached
             pipeline_over = threading.Event()
             # USD prices are fetched beside everything else, as the hours become known
-            prices = _start_prices(pipeline, client, uid, db_path, opts.full_refresh, out)
+            prices = _start_prices(pipeline, client, uid, dest, opts.full_refresh, out)
             split["setup"] = time.monotonic() - started - split["loading"]
             exporter = (
-                _start_ledger_export(opts, client, uid, db_path, observer, pipeline_over, out,
+                _start_ledger_export(opts, client, uid, dest, observer, pipeline_over, out,
                                      on_downloaded=lambda path: prices.want_archive(path, uid))
                 if opts.ledger_export else None
             )
@@ -751,7 +764,7 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
                         client=client,
                         account_config=config,
                         observer=observer,
-                        reader=duckdb_reader(db_path, RAW_DATASET),
+                        reader=dest.reader(RAW_DATASET),
                     )
                     mark = time.monotonic()
                     rows_before = sum(observer.rows.values())
@@ -788,7 +801,7 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
                 raise
             finally:
                 pipeline_over.set()
-            _want_loaded(prices, db_path, uid)
+            _want_loaded(prices, dest, uid)
             if exporter is not None:
                 # the REST walks are loaded: wait (at most export_wait_s) for quarter files
                 # OKX is still preparing, then import what was downloaded
@@ -796,13 +809,13 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
                 exporter.finish()
                 split["okx"] = split.get("okx", 0.0) + time.monotonic() - mark
                 mark = time.monotonic()
-                with _duckdb(db_path, read_only=False) as con:
+                with _duckdb(dest, read_only=False) as con:
                     imported = exporter.import_downloaded(con)
                 split["loading"] += time.monotonic() - mark
                 summary.ledger_export = exporter.by_state()
                 summary.ledger_export["imported_now"] = [q.label for q in imported]
                 summary.ledger_export_rows = sum(q.rows for q in imported)
-                _want_loaded(prices, db_path, uid)
+                _want_loaded(prices, dest, uid)
             _load_prices(pipeline, prices, client, uid)
             summary.price_requests = prices.requests
             for warning in prices.warnings:
@@ -814,7 +827,7 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
             client.close()
 
         mark = time.monotonic()
-        after, summary.span = _read_db(db_path, uid, spans=True)
+        after, summary.span = _read_db(dest, uid, spans=True)
         split["loading"] += time.monotonic() - mark
         for name in SUMMARY_TABLES:
             summary.new_rows[name] = max(0, after.get(name, 0) - before.get(name, 0))
@@ -840,7 +853,9 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
                 + ", ".join(f"{name} +{summary.new_rows[name]:,}" for name in SUMMARY_TABLES)
             )
 
-        if opts.transforms:
+        if opts.transforms and dest.is_postgres:
+            _refresh_postgres(dest, opts, summary, split, warm, out)
+        elif opts.transforms:
             _refresh(db_path, opts, summary, split, warm, out)
     if warm is not None:
         warm.join()  # never leave the import running (it holds stdout while it runs)
@@ -918,6 +933,37 @@ class _Warmup:
             thread = self._thread
         if thread is not None:
             thread.join()
+
+
+def _refresh_postgres(
+    dest: Destination,
+    opts: SyncOptions,
+    summary: SyncSummary,
+    split: dict[str, float],
+    warm: _Warmup | None,
+    out: Callable[[str], None] | None,
+) -> None:
+    """On PostgreSQL: the whole journal rebuilt, then every data check (the freshness
+    records that let a DuckDB sync skip unchanged relations and checks are DuckDB's)."""
+    from okx_journal.checks import run_checks_after_sync
+    from okx_journal.transform import build_journal
+
+    mark = time.monotonic()
+    if out:
+        out("rebuilding the journal")
+    with dest.connect(read_only=False) as con:
+        summary.journal_rebuilt = list(build_journal(con).relations)
+    summary.journal_built = True
+    split["journal"] = time.monotonic() - mark
+    if opts.checks == "off":
+        return
+    mark = time.monotonic()
+    if warm is not None:
+        warm.join()
+    report = run_checks_after_sync(dest, opts.checks, log=out)
+    summary.checks_ok = None if report is None else report.ok
+    summary.checks_ran = 0 if report is None else len(report.frames)
+    split["checks"] = time.monotonic() - mark
 
 
 def _refresh(
@@ -1079,9 +1125,9 @@ def _refresh(
     run_checks_after_sync(db_path, opts.checks, log=out, on_report=record, report=report)
 
 
-def _first_activity_in_db(db_path: Path, uid: str) -> dict[str, int]:
+def _first_activity_in_db(db_path: Path | Destination, uid: str) -> dict[str, int]:
     """The oldest record time (epoch ms) per ledger table of the account in the database."""
-    if not db_path.exists():
+    if not _exists(db_path):
         return {}
     oldest: dict[str, int] = {}
     with _duckdb(db_path) as con:
@@ -1102,7 +1148,7 @@ def _start_ledger_export(
     opts: SyncOptions,
     client: Any,
     uid: str,
-    db_path: Path,
+    db: Path | Destination,
     observer: Any,
     pipeline_over: threading.Event,
     out: Callable[[str], None] | None,
@@ -1112,10 +1158,12 @@ def _start_ledger_export(
     from sources.okx.ledger_export import REST_WINDOW_MS, LedgerExport, read_quarter_states
 
     states = {}
-    if db_path.exists():
-        with _duckdb(db_path) as con:
+    dest = db if isinstance(db, Destination) else Destination("duckdb", Path(db))
+    db_path = dest.db_path
+    if dest.exists():
+        with _duckdb(dest) as con:
             states = read_quarter_states(con, uid)
-    known = _first_activity_in_db(db_path, uid)
+    known = _first_activity_in_db(dest, uid)
     now_ms = int(time.time() * 1000) + int(getattr(client, "clock_offset_ms", 0) or 0)
 
     def first_activity() -> int | None:
@@ -1160,15 +1208,15 @@ def _start_ledger_export(
     return exporter
 
 
-def _start_prices(pipeline: Any, client: Any, uid: str, db_path: Path, full_refresh: bool,
-                  out: Callable[[str], None] | None) -> Any:
+def _start_prices(pipeline: Any, client: Any, uid: str, db_path: Path | Destination,
+                  full_refresh: bool, out: Callable[[str], None] | None) -> Any:
     """Starts fetching USD prices (``sources.okx.prices``): first the hours of what is
     already loaded and not priced yet (a run stopped before its prices were loaded)."""
     from sources.okx.prices import IndexPrices, needed_hours, read_price_state, stored_hours
 
     stored: dict[str, list[int]] = {}
     needs: dict[str, set[int]] = {}
-    if db_path.exists():
+    if _exists(db_path):
         with _duckdb(db_path) as con:
             stored = stored_hours(con)
             needs = needed_hours(con, uid)
@@ -1180,11 +1228,11 @@ def _start_prices(pipeline: Any, client: Any, uid: str, db_path: Path, full_refr
     return prices
 
 
-def _want_loaded(prices: Any, db_path: Path, uid: str) -> None:
+def _want_loaded(prices: Any, db_path: Path | Destination, uid: str) -> None:
     """Asks for the USD prices of every hour of the account's events now loaded."""
     from sources.okx.prices import needed_hours
 
-    if db_path.exists():
+    if _exists(db_path):
         with _duckdb(db_path) as con:
             prices.want(needed_hours(con, uid))
 

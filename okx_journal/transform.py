@@ -32,6 +32,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -393,7 +394,7 @@ def transform_files(transforms_dir: Path | str | None = None) -> list[TransformF
     return _topological(files)
 
 
-def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+def ensure_raw_tables(con: duckdb.DuckDBPyConnection | Any) -> list[str]:
     """Creates the raw tables that do not exist yet, empty, with the documented columns.
 
     Existing tables are left alone (dlt owns them; extra columns it added are fine).
@@ -429,7 +430,7 @@ def _check_one_statement(con: duckdb.DuckDBPyConnection, tf: TransformFile) -> N
 
 
 def build_journal(
-    con_or_path: duckdb.DuckDBPyConnection | str | Path,
+    con_or_path: duckdb.DuckDBPyConnection | str | Path | Any,
     transforms_dir: Path | str | None = None,
     *,
     only: Iterable[str] | None = None,
@@ -438,8 +439,9 @@ def build_journal(
     """Builds every journal relation (or the ``only`` ones) in one transaction.
 
     Args:
-        con_or_path: an open DuckDB connection (not inside a transaction), or a database
-            file path that is opened and closed here.
+        con_or_path: an open DuckDB connection (not inside a transaction), a database
+            file path that is opened and closed here, or an open
+            ``okx_journal.postgres.PgConnection`` (``okx_journal.transform_postgres``).
         transforms_dir: the ``transforms/`` folder; default: the repository's.
         only: ``schema.name`` of the relations to build (in dependency order); the
             others are left as they are. None builds them all.
@@ -463,6 +465,10 @@ def build_journal(
     if only is not None:
         wanted = set(only)
         files = [tf for tf in files if tf.relation in wanted]
+    if not isinstance(con_or_path, (str, Path, duckdb.DuckDBPyConnection)):
+        from okx_journal.transform_postgres import build_on_postgres
+
+        return build_on_postgres(con_or_path, files, cost_basis)
     if isinstance(con_or_path, (str, Path)):
         con = duckdb.connect(str(con_or_path))
         try:

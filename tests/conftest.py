@@ -65,3 +65,22 @@ def simulator(small_history: Any) -> Iterator[Any]:
 
     with Simulator(small_history, rate_limits=False) as sim:
         yield sim
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Any]:
+    """One throwaway PostgreSQL server for the whole session (tests/pg_cluster.py).
+
+    Tests that need it FAIL when it cannot start: the PostgreSQL destination is part of
+    what the suite verifies, not an optional extra.
+    """
+    from pg_cluster import PgCluster, PgClusterError
+
+    try:
+        cluster = PgCluster().start()
+    except PgClusterError as exc:
+        pytest.fail(f"PostgreSQL test server could not start: {exc}", pytrace=False)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

@@ -8,7 +8,6 @@ lists them; their specs are inferred from a listed sibling of the same family).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,28 +22,34 @@ from sources.okx.credentials import OkxCredentials
 INST_TYPES = {"SPOT", "MARGIN", "SWAP", "FUTURES", "OPTION"}
 
 
-#: The history ends here, and the simulator's clock is set just after it (the client
-#: follows the server's clock): the same account on every run. Off the 8-hourly funding
-#: grid: with an end at 00:00 the scripted ADL falls on a funding time to the millisecond,
-#: a case the funding attribution does not order yet (bill before trade at one ts).
-ANCHOR_MS = 1_764_547_200_000 + 3 * 3_600_000 + 12_345  # 2025-12-01 03:00:12.345 UTC
-
-
-def sync_all(db: Path, accounts: int) -> Any:
-    history = generate_history(seed=7, scale=1500, accounts=accounts, end_ms=ANCHOR_MS)
-    offset = ANCHOR_MS + 5 * 60_000 - int(time.time() * 1000)
-    with Simulator(history, rate_limits=False, clock_offset_ms=offset) as sim:
-        for acct in history.accounts:
-            run_sync(
-                SyncOptions(
-                    db_path=db,
-                    credentials=OkxCredentials(acct.api_key, acct.secret, acct.passphrase),
-                    base_url=sim.url,
-                    rate_limits=False,
-                    quiet=True,
-                    checks="fail",  # the data checks pass too (DataCheckFailed otherwise)
-                )
-            )
+def sync_all(
+    db: Path, accounts: int, destinations: tuple[str, ...] = ("duckdb",),
+    twice: tuple[str, ...] = (), checked: tuple[str, ...] = ("duckdb", "postgres"),
+    summaries: list[Any] | None = None,
+) -> Any:
+    """Syncs every account of one generated history into each destination (twice into
+    those in ``twice``; the data checks run on the first sync of those in ``checked``);
+    returns the history. Summaries are appended to ``summaries`` as (destination, round,
+    summary)."""
+    history = generate_history(seed=7, scale=1500, accounts=accounts)
+    with Simulator(history, rate_limits=False) as sim:
+        for destination in destinations:
+            for n in range(2 if destination in twice else 1):
+                for acct in history.accounts:
+                    summary = run_sync(
+                        SyncOptions(
+                            db_path=db,
+                            credentials=OkxCredentials(acct.api_key, acct.secret, acct.passphrase),
+                            base_url=sim.url,
+                            rate_limits=False,
+                            quiet=True,
+                            # the data checks pass too (DataCheckFailed otherwise)
+                            checks="fail" if n == 0 and destination in checked else "off",
+                            destination=destination,
+                        )
+                    )
+                    if summaries is not None:
+                        summaries.append((destination, n, summary))
     return history
 
 

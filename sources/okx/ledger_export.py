@@ -110,7 +110,7 @@ def _sql_text(value: str) -> str:
 def read_quarter_states(con: Any, uid: str) -> dict[tuple[int, int], QuarterState]:
     """The quarters of ``uid`` recorded in the database (none when the table is absent)."""
     found = con.execute(
-        "select count(*) from duckdb_tables() where schema_name = 'okx_raw' "
+        "select count(*) from information_schema.tables where table_schema = 'okx_raw' "
         f"and table_name = {_sql_text(STATE_TABLE)}"
     ).fetchone()
     if not found or not found[0]:
@@ -143,7 +143,7 @@ def _ensure_tables(con: Any) -> None:
             primary key (account_uid, year, quarter))"""
     )
     exists = con.execute(
-        "select count(*) from duckdb_tables() where schema_name = 'okx_raw' "
+        "select count(*) from information_schema.tables where table_schema = 'okx_raw' "
         "and table_name = 'bills'"
     ).fetchone()
     if exists and exists[0]:
@@ -165,10 +165,13 @@ def _ensure_tables(con: Any) -> None:
 def _save_state(con: Any, uid: str, q: QuarterState) -> None:
     applied = "NULL" if q.applied_at_ms is None else f"make_timestamp({q.applied_at_ms * 1000})"
     con.execute(
-        f"""insert or replace into okx_raw.{STATE_TABLE}
+        f"""insert into okx_raw.{STATE_TABLE}
             (account_uid, year, quarter, state, rows, applied_at, updated_at, message)
             values ({_sql_text(uid)}, {q.year}, {q.quarter}, {_sql_text(q.state)}, {q.rows},
-                    {applied}, now(), {_sql_text(q.message)})"""
+                    {applied}, now(), {_sql_text(q.message)})
+            on conflict (account_uid, year, quarter) do update set state = excluded.state,
+                rows = excluded.rows, applied_at = excluded.applied_at,
+                updated_at = excluded.updated_at, message = excluded.message"""
     )
 
 
@@ -182,6 +185,11 @@ def import_export_file(con: Any, uid: str, q: QuarterState, path: Path) -> int:
     import pyarrow as pa
 
     _ensure_tables(con)
+    if hasattr(con, "copy_arrow"):  # PostgreSQL (okx_journal.postgres.PgConnection)
+        try:
+            return _import(con, uid, q, path, exact=False)
+        except pa.ArrowInvalid:
+            return _import(con, uid, q, path, exact=True)
     # One INSERT reads the whole file as an Arrow stream: DuckDB then writes full row
     # groups straight to the database file as they fill (its memory stays bounded, even in
     # one transaction), parallel and unordered; its buffers are capped.
@@ -213,7 +221,7 @@ def _import(con: Any, uid: str, q: QuarterState, path: Path, *, exact: bool) -> 
 
     table_cols = {
         str(r[0]) for r in con.execute(
-            "select column_name from duckdb_columns() where schema_name = 'okx_raw' "
+            "select column_name from information_schema.columns where table_schema = 'okx_raw' "
             "and table_name = 'bills'"
         ).fetchall()
     }
@@ -225,11 +233,11 @@ def _import(con: Any, uid: str, q: QuarterState, path: Path, *, exact: bool) -> 
     try:
         # the bills this account already has around the quarter (from bills-archive, a
         # neighbouring quarter's file) are kept as they are: filtered out in Arrow
-        loaded = con.execute(
-            f"""select bill_id from okx_raw.bills where account_uid = {account}
+        loaded_sql = f"""select bill_id from okx_raw.bills where account_uid = {account}
                 and ts >= make_timestamp({(lo - _AROUND_MS) * 1000})
                 and ts < make_timestamp({(hi + _AROUND_MS) * 1000})"""
-        ).to_arrow_table().column("bill_id")
+        loaded = (con.arrow(loaded_sql) if hasattr(con, "copy_arrow")
+                  else con.execute(loaded_sql).to_arrow_table()).column("bill_id")
         seen = pc.unique(loaded.combine_chunks()) if len(loaded) else None
 
         def rows() -> Iterator[pa.RecordBatch]:
@@ -265,6 +273,13 @@ def _import(con: Any, uid: str, q: QuarterState, path: Path, *, exact: bool) -> 
                 if name not in table_cols:
                     con.execute(f'alter table okx_raw.bills add column "{name}" varchar')
                     table_cols.add(name)
+            if hasattr(con, "copy_arrow"):  # PostgreSQL: COPY, the digits as they are
+                added = sum(con.copy_arrow("okx_raw.bills", b.schema.names, b)
+                            for b in itertools.chain([first], stream))
+                q.state, q.rows, q.message = "imported", added, ""
+                _save_state(con, uid, q)
+                con.execute("commit")
+                return added
             reader = pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], stream))
             names = ", ".join(f'"{c}"' for c in first.schema.names)
             con.register("okx_export_rows", reader)

@@ -87,7 +87,7 @@ def _hour(ms: int) -> int:
 
 def _tables(con: Any) -> set[str]:
     rows = con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'okx_raw'"
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'okx_raw'"
     ).fetchall()
     return {str(r[0]) for r in rows}
 

@@ -130,8 +130,11 @@ gross_rows as (
 
     select
         check_name, account_uid, subject, compared, expected_value, actual_value,
+        -- the cast keeps both branches DECIMAL(38,18): DuckDB types a CASE of a DECIMAL(38,8)
+        -- and a DECIMAL(38,18) as DECIMAL(38,8) (rounding the other branch), and the UNION
+        -- below would then round every check's difference to 8 decimals
         case when contract_kind = 'inverse'
-             then round(actual_value, 8) - round(expected_value, 8)
+             then cast(round(actual_value, 8) - round(expected_value, 8) as decimal(38, 18))
              else actual_value - expected_value end               as difference,
         cast(0.00000001 * closing_events as decimal(38, 18))      as tolerance,
         'closing events: ' || closing_events
