@@ -37,7 +37,17 @@ def _db_option(func: F) -> F:
 def resolve_db(ctx: click.Context, db: str | None) -> Path:
     """The database path: the command's ``--db``, the group's, ``OKX_JOURNAL_DB``, default."""
     chosen = db or (ctx.obj or {}).get("db") or os.environ.get("OKX_JOURNAL_DB")
-    return Path(chosen or "okx_journal.duckdb")
+    path = Path(chosen or "okx_journal.duckdb")
+    if path.stem.lower() in _SCHEMA_NAMES:
+        raise ConfigError(
+            f"{path.name}: DuckDB names a database after its file, and {path.stem!r} is one of "
+            "the journal's schemas; choose another file name (e.g. okx_journal.duckdb)"
+        )
+    return path
+
+
+#: Schemas the journal creates: a DuckDB file named like one makes its names ambiguous.
+_SCHEMA_NAMES = frozenset({"okx_raw", "okx_journal_meta", "journal", "journal_staging", "journal_int"})
 
 
 DESTINATION_HELP = (

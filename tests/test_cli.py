@@ -74,3 +74,11 @@ def test_no_credentials_at_all_says_how_to_add_them() -> None:
     assert result.returncode == 2
     assert "credentials set" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_database_file_named_like_a_journal_schema_is_refused_in_one_line(tmp_path) -> None:
+    result = run_cli("--db", str(tmp_path / "journal.duckdb"), "check")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines() + result.stdout.strip().splitlines()
+    assert len(lines) == 1 and "journal.duckdb" in lines[0] and "another file name" in lines[0]
+    assert not (tmp_path / "journal.duckdb").exists()
