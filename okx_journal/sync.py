@@ -21,6 +21,7 @@ waits), plain log lines otherwise.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gc
 import os
 import shutil
@@ -682,14 +683,15 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
         split["loading"] = time.monotonic() - mark
 
         progress = _Progress(out, live)
-        client = OkxClient(
+        make_client = functools.partial(
+            OkxClient,
             opts.credentials,
-            base_url=opts.base_url,
             demo_trading=opts.demo_trading,
             rate_limits=opts.rate_limits,
             on_wait=progress.on_wait,
             transport=opts.transport,
         )
+        client = make_client(base_url=opts.base_url)
         prices: Any = None
         try:
             try:
@@ -701,15 +703,7 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
                 site, answer = found
                 offset = client.clock_offset_ms
                 client.close()
-                client = OkxClient(
-                    opts.credentials,
-                    base_url=site.base_url,
-                    demo_trading=opts.demo_trading,
-                    rate_limits=opts.rate_limits,
-                    on_wait=progress.on_wait,
-                    transport=opts.transport,
-                    clock_offset_ms=offset,
-                )
+                client = make_client(base_url=site.base_url, clock_offset_ms=offset)
                 summary.site_found = (opts.base_url, site.describe())
                 opts = dataclasses.replace(opts, base_url=site.base_url)
                 if opts.remember_site:
