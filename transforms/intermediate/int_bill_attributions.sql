@@ -29,7 +29,13 @@ with bills as (
 
 events as (
 
+    -- the state after the last event of each millisecond of a book (the ASOF join below
+    -- would take any one of several events at the same time: the fills of one order)
     select * from journal_int.int_book_events
+    qualify row_number() over (
+        partition by account_uid, inst_type, inst_id, pos_side, event_at
+        order by bill_seq desc nulls last, bill_id desc
+    ) = 1
 
 ),
 
