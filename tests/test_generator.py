@@ -102,6 +102,12 @@ def history() -> History:
 
 
 @pytest.fixture(scope="module")
+def replays(history: History) -> tuple[Replay, Replay]:
+    """Every invariant checked on both accounts (net mode, hedge mode); their replays."""
+    return check_account(history, history.accounts[0]), check_account(history, history.accounts[1])
+
+
+@pytest.fixture(scope="module")
 def extended() -> History:
     h = generate_history(seed=5, scale=1500, end_ms=END - 2 * DAY, days=40, accounts=2)
     for acct in h.accounts:
@@ -208,6 +214,11 @@ class Replay:
     funding_sets: dict[int, set[tuple[str, str]]] = field(default_factory=dict)
     margin_inv: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     flips: Counter[str] = field(default_factory=Counter)
+    #: (instType, linear/inverse/option) of fills that cross zero, and of orders whose
+    #: first fill closes the position exactly and whose next fill opens the other side
+    flip_kinds: Counter[tuple[str, str]] = field(default_factory=Counter)
+    split_flips: Counter[tuple[str, str]] = field(default_factory=Counter)
+    closed_by: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
 
 
 def replay(h: History, acct: SimAccount) -> Replay:
@@ -289,10 +300,14 @@ def _replay_fill(r: Replay, ins: Inst, f: dict[str, Any], acct: SimAccount,
         if life.qty == 0:
             del r.open[key]
             r.closed.append((key[0], key[1], life, int(f["ts"])))
+            r.closed_by[key] = (f["ordId"], f["ts"])
     if open_n:
         if close_n:
             r.flips[ins.inst_type] += 1
+            r.flip_kinds[(ins.inst_type, ins.kind)] += 1
         life = r.open.get(key)
+        if life is None and r.closed_by.get(key) == (f["ordId"], f["ts"]):
+            r.split_flips[(ins.inst_type, ins.kind)] += 1
         if life is None:
             life = Life(int(f["ts"]), "long" if buy else "short", avg=px)
             r.open[key] = life
@@ -598,9 +613,8 @@ def check_balance(acct: SimAccount) -> None:
 # ------------------------------------------------------------------ tests
 
 
-def test_every_invariant_both_position_modes(history: History) -> None:
-    r1 = check_account(history, history.accounts[0])
-    r2 = check_account(history, history.accounts[1])
+def test_every_invariant_both_position_modes(history: History, replays: tuple[Replay, Replay]) -> None:
+    r1, r2 = replays
     assert r1.flips["SWAP"] > 0, "net mode should include position flips"
     assert r2.flips["SWAP"] == r2.flips["FUTURES"] == 0  # options are always net
     a1, a2 = history.accounts
@@ -751,6 +765,36 @@ def test_save_load_round_trip_and_extend_after_load(tmp_path: Path) -> None:
     assert h.accounts[0].bills == loaded.accounts[0].bills
     assert h.accounts[0].positions_history == loaded.accounts[0].positions_history
     check_account(loaded, loaded.accounts[0])
+
+
+def test_partial_fills_and_flips_on_every_derivative_type(
+    history: History, replays: tuple[Replay, Replay]
+) -> None:
+    """Orders filled in several fills (each fill with its own tradeId, billId, bills and
+    fee: check_account verifies every fill's bills, fee and P&L, and the positions and
+    positions-history they sum to) on every instrument type; net mode flips every kind of
+    derivative, within one fill and as an order whose first fill closes exactly."""
+    kinds = {("SWAP", "linear"), ("SWAP", "inverse"), ("FUTURES", "linear"),
+             ("FUTURES", "inverse"), ("OPTION", "option")}
+    for acct in history.accounts:
+        by_order: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for f in acct.fills:
+            by_order[f["ordId"]].append(f)
+        split = [fs for fs in by_order.values() if len(fs) > 1]
+        assert {fs[0]["instType"] for fs in split} == {"SPOT", "MARGIN", "SWAP", "FUTURES", "OPTION"}
+        assert {len(fs) for fs in split if fs[0]["instType"] == "SPOT"} >= {2, 3}
+        for fs in split:
+            assert len({(f["instId"], f["side"], f["ts"], f["execType"]) for f in fs}) == 1
+            assert len({f["tradeId"] for f in fs}) == len({f["billId"] for f in fs}) == len(fs)
+            bids = [int(f["billId"]) for f in fs]
+            assert bids == sorted(bids)
+            if fs[0]["instType"] in ("SPOT", "MARGIN"):  # one tick apart, sweeping the book
+                pxs = [d(f["fillPx"]) for f in fs]
+                assert pxs == sorted(pxs, reverse=fs[0]["side"] == "sell") and len(set(pxs)) == len(pxs)
+    net, hedge = replays
+    assert set(net.flip_kinds) == kinds, net.flip_kinds
+    assert sum(net.split_flips.values()) >= 5, net.split_flips
+    assert set(hedge.flip_kinds) == {("OPTION", "option")}  # options are net in both modes
 
 
 def test_scale_is_the_exact_number_of_fills() -> None:

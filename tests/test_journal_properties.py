@@ -292,15 +292,43 @@ def test_journal_invariants_on_generated_histories(drawn: list[Params]) -> None:
             from journal.round_trips
             """,
         )[0]
+        # flips: a fill crossing zero (its remainder opens the next trip), and an order
+        # whose first fill closes a trip exactly and whose next fill opens the next one
         flips = {
+            (r[0], r[1])
+            for r in con.execute(
+                """
+                select distinct fills.inst_type, specs.contract_kind from journal.fills
+                inner join journal_int.int_instrument_specs as specs using (inst_type, inst_id)
+                where fills.next_round_trip_id is not null
+                """
+            ).fetchall()
+        }
+        split_flips = con.execute(
+            """
+            select count(*) from journal.fills as closing
+            inner join journal.fills as opening
+                on opening.account_uid = closing.account_uid and opening.ord_id = closing.ord_id
+                and opening.round_trip_id <> closing.round_trip_id
+            inner join journal.round_trips as closed on closed.round_trip_id = closing.round_trip_id
+            inner join journal.round_trips as next on next.round_trip_id = opening.round_trip_id
+            where closing.inst_type in ('SWAP', 'FUTURES', 'OPTION')
+                and closing.next_round_trip_id is null and closed.closed_at = next.opened_at
+            """
+        ).fetchone()
+        multi_fill_orders = {
             r[0]
             for r in con.execute(
-                "select distinct inst_type from journal.fills where next_round_trip_id is not null"
+                "select distinct inst_type from journal.fills "
+                "group by inst_type, account_uid, ord_id having count(*) > 1"
             ).fetchall()
         }
         assert kinds["margin_shorts"] > 0 and len(by_hand) == kinds["margin_shorts"]
         assert kinds["types_closed"] == 5
-        assert {"SWAP", "FUTURES", "OPTION"} <= flips, flips
+        assert flips >= {("SWAP", "linear"), ("SWAP", "inverse"), ("FUTURES", "linear"),
+                         ("FUTURES", "inverse"), ("OPTION", "option")}, flips
+        assert split_flips is not None and split_flips[0] > 0
+        assert multi_fill_orders == {"SPOT", "MARGIN", "SWAP", "FUTURES", "OPTION"}
         rebates = con.execute(
             "select count(distinct inst_type) from journal.fills where fee > 0"
         ).fetchone()

@@ -359,12 +359,16 @@ def test_generated_history_with_a_funding_in_the_adl_millisecond() -> None:
         (uid,) = {a.uid for a in history.accounts}
         trip = rows(
             connection,
-            "select funding, net_pnl, funding_events from journal.round_trips where account_uid = ? "
-            "and inst_id = 'ETH-USDT-SWAP' and closed_at = '2025-11-15 00:00:00+00'",
+            "select t.funding, t.net_pnl, h.funding_fee, h.realized_pnl from journal.round_trips t "
+            "join journal_staging.stg_okx__positions_history h on h.account_uid = t.account_uid "
+            "and h.inst_id = t.inst_id and h.updated_at = t.closed_at "
+            "where t.account_uid = ? and t.inst_id = 'ETH-USDT-SWAP' "
+            "and t.closed_at = '2025-11-15 00:00:00+00'",
             [uid],
         )
         assert len(trip) == 1
-        assert_money(trip[0], funding="6.05720688", net_pnl="2632.34203188")
+        assert_money(trip[0], funding="6.05720688", funding_fee="6.05720688")
+        assert trip[0]["net_pnl"] == trip[0]["realized_pnl"]
         bad = rows(
             connection,
             # USD prices (index candles) are not among the generated raw rows

@@ -19,6 +19,13 @@ What the account trades (about ``scale`` fills in all):
   interest bills (type 7) on what is borrowed, in the borrowed currency (USDT for a long,
   the base coin for a short). A buy that covers a short is sized so that what it
   receives after its base-currency fee closes the short exactly.
+* Partial fills: about one random order in 6 is filled in several fills of one ``ordId``
+  at the same ``ts``, each with its own ``tradeId``, ``billId``, bills and fee (SPOT/MARGIN:
+  2 or 3 fills one tick apart, a buy sweeping up, a sell down; SWAP/FUTURES/OPTION: an
+  order of 2+ contracts in two fills, half rounded down then the rest, at their own
+  prices, whether it opens, adds, reduces, closes or flips the position; half of the split
+  flips close exactly on the first fill and open the other side on the second). ``scale``
+  still counts fills: the extra fills of an order take the place of later random orders.
 * Derivative fees: 0.05 % taker / 0.02 % maker; about one maker fill in 15 of a swap or
   future earns a rebate of 0.005 % (a positive fee).
 * SWAP (~30 %): linear ``BTC-USDT-SWAP`` and ``ETH-USDT-SWAP`` (settled in USDT) and
@@ -1039,6 +1046,8 @@ class _Engine:
         self.heap: list[list[Any]] = []
         self.seq = 0
         self.now = market.start_ms
+        #: fills an order may add beyond its first (see ``run``)
+        self.spare = 0
         self._ctvm_cache: dict[str, Fraction] = {}
         self._by_cat: dict[str, list[Spec]] = {c: [] for c, _w in _CATEGORIES}
         for sp in market.specs.values():
@@ -1172,9 +1181,18 @@ class _Engine:
         self.now = max(self.now, ts)
 
     def run(self, times: list[int], end_ms: int) -> None:
-        for ts in times:
+        """One random order per drawn time; an order filled in ``k`` fills uses up the next
+        ``k - 1`` times, so the random fills number ``len(times)`` exactly."""
+        fills = self.acct.fills
+        i = 0
+        while i < len(times):
+            ts = times[i]
             self.advance(ts)
+            self.spare = len(times) - i - 1
+            before = len(fills)
             self._random_fill(ts)
+            self.spare = 0
+            i += max(1, len(fills) - before)
         self.advance(end_ms)
         self.fund.flush(end_ms)
 
@@ -1233,12 +1251,12 @@ class _Engine:
                     self._spot_trade(s, "buy", self._cover_size(-inv), ts, "T")
                 else:
                     part = q(-inv * Decimal(20 + int(rng.random() * 70)) / 100, 8)
-                    self._spot_trade(s, "buy", max(part, Decimal("0.00000001")), ts, self._exec())
+                    self._spot_order(s, "buy", max(part, Decimal("0.00000001")), ts, self._exec())
             else:
-                self._spot_trade(s, "sell", self._buy_size(s), ts, self._exec())
+                self._spot_order(s, "sell", self._buy_size(s), ts, self._exec())
             return
         if margin and inv == 0 and rng.random() < 0.4:
-            self._spot_trade(s, "sell", self._buy_size(s), ts, self._exec())  # open a short
+            self._spot_order(s, "sell", self._buy_size(s), ts, self._exec())  # open a short
             return
         if inv > 0 and (stale or rng.random() < 0.5):
             if stale or rng.random() < 0.3:
@@ -1246,9 +1264,32 @@ class _Engine:
             else:
                 sz = q(inv * Decimal(20 + int(rng.random() * 80)) / 100, 8)
             sz = min(max(sz, Decimal("0.00000001")), inv)
-            self._spot_trade(s, "sell", sz, ts, self._exec())
+            self._spot_order(s, "sell", sz, ts, self._exec())
         else:
-            self._spot_trade(s, "buy", self._buy_size(s), ts, self._exec())
+            self._spot_order(s, "buy", self._buy_size(s), ts, self._exec())
+
+    def _split(self, key: str, ts: int) -> int:
+        """How many fills an order gets: 2 or 3 for about one order in 6, else 1, chosen by
+        a hash of instrument and time (no random numbers consumed), and never more than the
+        fills left to draw (``spare`` + 1), so ``scale`` stays the number of fills."""
+        h = zlib.crc32(f"partial-{key}-{ts}".encode())
+        return min(1 if h % 6 else 2 + (h >> 8) % 2, 1 + self.spare)
+
+    def _spot_order(self, s: Spec, side: str, sz: Decimal, ts: int, exec_type: str) -> None:
+        """One SPOT/MARGIN order: one fill, or partial fills of one ``ordId`` one tick apart
+        (a buy sweeps up, a sell down), the last one taking what is left."""
+        n = self._split(s.inst_type + s.inst_id, ts)
+        if n == 1 or sz < Decimal("0.0001"):
+            self._spot_trade(s, side, sz, ts, exec_type)
+            return
+        ord_id = self.ord_ids.next(ts - 3)
+        px, idx = self._spot_px(s, ts)
+        left = sz
+        for k in range(n):
+            part = left if k == n - 1 else q(sz / n, DEFAULT_DP)
+            left -= part
+            step = s.tick * k * (1 if side == "buy" else -1)
+            self._spot_trade(s, side, part, ts, exec_type, ord_id=ord_id, px=px + step, idx=idx)
 
     @staticmethod
     def _cover_size(short: Decimal) -> Decimal:
@@ -1291,6 +1332,20 @@ class _Engine:
                 delta = -qty
             else:
                 delta = -qty - d * n  # flip
+        # about one order in 6 of 2+ contracts is filled in two fills of one ordId: half
+        # (rounded down), then the rest; half of the split flips close the position exactly
+        # on their first fill and open the other side on their second (the others cross
+        # zero on their second fill)
+        if abs(delta) >= 2 and self._split(s.inst_id, ts) > 1:
+            exec_type = self._exec()
+            ord_id = self.ord_ids.next(ts - 3)
+            first = Decimal(int(abs(delta)) // 2) * (1 if delta > 0 else -1)
+            if qty * delta < 0 < abs(delta) - abs(qty) and zlib.crc32(
+                    f"flip-{s.inst_id}-{ts}".encode()) % 2:
+                first = -qty
+            self._deriv_trade(s, side_key, first, ts, exec_type, ord_id=ord_id)
+            self._deriv_trade(s, side_key, delta - first, ts, exec_type, ord_id=ord_id)
+            return
         self._deriv_trade(s, side_key, delta, ts, self._exec())
 
     def _force_position(self, ts: int, payload: list[Any]) -> None:
@@ -1500,7 +1555,7 @@ class _Engine:
         return qx(v if long else -v, s.dp)
 
     def _deriv_trade(self, s: Spec, side_key: str, delta: Decimal, ts: int, exec_type: str,
-                     mode: str = "trade") -> None:
+                     mode: str = "trade", ord_id: str | None = None) -> None:
         if delta == 0:
             return
         key = (s.inst_id, side_key)
@@ -1564,7 +1619,7 @@ class _Engine:
                 sub = "4" if not buy else "6"
         if mode == "trade":
             trade_id = self._new_trade_id(s.inst_id)
-            ord_id = self.ord_ids.next(ts - 3)
+            ord_id = ord_id or self.ord_ids.next(ts - 3)
         else:
             trade_id = "-" + self._new_trade_id(s.inst_id)
             ord_id = self.ord_ids.next(ts - 3)

@@ -10,9 +10,9 @@
 -- Funding: a position of the bill's instrument held when the bill was booked (OKX charges
 -- funding, and interest, only on a position held). Candidates, per book: the position
 -- the ledger leaves just before the bill (ledger order: ts, then bill id, which grows
--- with time within an account: okx-api §9, inferred), and when the book has events in the bill's own
--- millisecond, every position it held in that ms (before and after each of them): the
--- time cannot say whether OKX booked the charge before or after a close, open or flip of
+-- with time within an account: okx-api §9, inferred), and when the book has events in
+-- the bill's own millisecond (a fill, or several fills of one order), every position it
+-- held in that ms (before and after each of them): the time cannot say whether OKX booked the charge before or after a close, open or flip of
 -- the same ms, and its bill id order there is not documented. Flat positions are never
 -- candidates, so a funding booked in the ms of a close goes to the closing life in
 -- either order (positions-history counts it in that life's fundingFee), one booked in
@@ -37,6 +37,8 @@ with bills as (
 
 events as (
 
+    -- every event, several fills of one order in one ms included: the ASOF join below is
+    -- on the ledger's order (unique), the charge's own ms is read event by event
     select * from journal_int.int_book_events
 
 ),
