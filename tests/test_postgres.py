@@ -20,6 +20,7 @@ import duckdb
 import pytest
 from conftest import run_cli
 from test_journal_on_simulator import sync_all
+from test_same_ms_charges import populate as populate_same_ms
 from test_transforms import populate
 
 from okx_journal.postgres import PgConnection, PgLock
@@ -121,6 +122,23 @@ def test_golden_scenario_on_postgres_equals_duckdb_cell_for_cell(
     (comment,) = pg.execute_native(
         "select obj_description('journal.round_trips'::regclass)").fetchone() or (None,)
     assert comment and "position cycle" in comment
+
+
+def test_charges_in_the_millisecond_of_a_close_on_postgres_equal_duckdb(pg_cluster: Any) -> None:
+    """Funding and interest booked in the ms of a close, open or flip (both ledger orders,
+    net and hedge mode: tests/test_same_ms_charges.py): the same attribution on both."""
+    duck = duckdb.connect()
+    pg = PgConnection(pg_cluster.create_database("same_ms"))
+    try:
+        for con in (duck, pg):
+            populate_same_ms(con)
+            build_journal(con)
+        assert assert_same_journal(duck, pg) > 1000
+        attributed = "select bill_id, round_trip_id from journal_int.int_bill_attributions order by bill_id"
+        assert pg.execute_native(attributed).fetchall() == duck.execute(attributed).fetchall()
+    finally:
+        pg.close()
+        duck.close()
 
 
 def test_failed_build_on_postgres_keeps_the_previous_journal(

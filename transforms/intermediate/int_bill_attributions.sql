@@ -7,17 +7,25 @@
 -- margin the funding is paid from the position, so bal_chg is 0 and pos_bal_chg = pnl);
 -- interest reads bal_chg + pos_bal_chg (what left the account's balance plus what left
 -- the position's; pos_bal_chg is 0 or NULL in cross margin). Never bal_chg alone.
--- Funding: the books of the bill's instrument with a position open at the bill's time
--- (ASOF the last event at or before it). OKX's funding bills carry no posSide, so with
--- two (hedge long and short) the one whose size equals the bill's sz wins; when both
--- sizes are equal, the side the funding rate says paid: with a positive realised rate
--- (the last funding time at most an hour before the bill) longs pay and shorts receive;
--- then long before short.
+-- Funding: a position of the bill's instrument held when the bill was booked (OKX charges
+-- funding, and interest, only on a position held). Candidates, per book: the position
+-- the ledger leaves just before the bill (ledger order: ts, then bill id, which grows
+-- with time within an account: okx-api §9, inferred), and when the book has events in
+-- the bill's own millisecond (a fill, or several fills of one order), every position it
+-- held in that ms (before and after each of them): the time cannot say whether OKX booked the charge before or after a close, open or flip of
+-- the same ms, and its bill id order there is not documented. Flat positions are never
+-- candidates, so a funding booked in the ms of a close goes to the closing life in
+-- either order (positions-history counts it in that life's fundingFee), one booked in
+-- the ms of an open from flat to the new life. Among the candidates: the one whose size
+-- equals the bill's sz (OKX's funding bills carry no posSide; sz = the contracts
+-- charged); then the side the funding rate says paid: with a positive realised rate (the
+-- last funding time at most an hour before the bill) longs pay and shorts receive; then
+-- the position of the ledger order; then long before short; then the earliest in the ms.
 -- Interest (MARGIN): the MARGIN book of the pair the bill names (inst_type SPOT when the
--- bill says SPOT), when its position is open at the bill's time. A bill without inst_id
--- belongs to no trip (only daily and per-type relations).
+-- bill says SPOT), chosen as above among its positions. A bill without inst_id belongs
+-- to no trip (only daily and per-type relations).
 -- Valuation: an amount in the instrument's P&L currency counts as it is; interest in the
--- base currency is valued at the book's last fill price at or before the bill
+-- base currency is valued at the book's last fill price before the bill in ledger order
 -- (valued_at_px); anything else stays in its own currency (pnl_ccy = ccy) and is never
 -- attributed to a trip.
 with bills as (
@@ -29,13 +37,9 @@ with bills as (
 
 events as (
 
-    -- the state after the last event of each millisecond of a book (the ASOF join below
-    -- would take any one of several events at the same time: the fills of one order)
+    -- every event, several fills of one order in one ms included: the ASOF join below is
+    -- on the ledger's order (unique), the charge's own ms is read event by event
     select * from journal_int.int_book_events
-    qualify row_number() over (
-        partition by account_uid, inst_type, inst_id, pos_side, event_at
-        order by bill_seq desc nulls last, bill_id desc
-    ) = 1
 
 ),
 
@@ -88,6 +92,19 @@ rated as (
 
 ),
 
+keyed_events as (
+
+    -- the ledger's order as one key: the time in ms, then the bill id (OKX's bill ids
+    -- grow within an account); unique per account, so the ASOF below has no ties
+    select
+        account_uid, inst_type, inst_id, pos_side, event_at, px,
+        pos_before, pos_after, trip_before, trip_after,
+        cast(epoch_ms(event_at) as decimal(38, 0)) * 100000000000000000000
+            + coalesce(bill_seq, 0)                               as ledger_key
+    from events
+
+),
+
 books as (
 
     select distinct account_uid, inst_type, inst_id, pos_side from events
@@ -96,7 +113,11 @@ books as (
 
 candidates as (
 
-    select charges.*, books.pos_side
+    select
+        charges.*,
+        books.pos_side,
+        cast(epoch_ms(charges.event_at) as decimal(38, 0)) * 100000000000000000000
+            + coalesce(charges.bill_seq, 0)                       as ledger_key
     from charges
     inner join books
         on books.account_uid = charges.account_uid
@@ -105,37 +126,94 @@ candidates as (
 
 ),
 
-positioned as (
+in_ledger_order as (
+
+    -- each candidate book as the ledger leaves it just before the charge
+    select
+        candidates.account_uid,
+        candidates.bill_id,
+        candidates.pos_side,
+        keyed_events.trip_after                                   as trip_no,
+        keyed_events.pos_after                                    as pos,
+        keyed_events.px                                           as last_px,
+        keyed_events.ledger_key                                   as last_key,
+        keyed_events.ledger_key * 2 + 1                           as state_key
+    from candidates
+    asof join keyed_events
+        on keyed_events.account_uid = candidates.account_uid
+        and keyed_events.inst_type = candidates.inst_type
+        and keyed_events.inst_id = candidates.inst_id
+        and keyed_events.pos_side = candidates.pos_side
+        and candidates.ledger_key >= keyed_events.ledger_key
+
+),
+
+same_ms_events as (
 
     select
-        candidates.*,
-        events.pos_after,
-        events.trip_after,
-        events.px                                                 as last_px,
-        events.event_at                                           as last_event_at
+        candidates.account_uid,
+        candidates.bill_id,
+        candidates.pos_side,
+        keyed_events.trip_before,
+        keyed_events.pos_before,
+        keyed_events.trip_after,
+        keyed_events.pos_after,
+        keyed_events.ledger_key
     from candidates
-    asof join events
-        on events.account_uid = candidates.account_uid
-        and events.inst_type = candidates.inst_type
-        and events.inst_id = candidates.inst_id
-        and events.pos_side = candidates.pos_side
-        and candidates.event_at >= events.event_at
+    inner join keyed_events
+        on keyed_events.account_uid = candidates.account_uid
+        and keyed_events.inst_type = candidates.inst_type
+        and keyed_events.inst_id = candidates.inst_id
+        and keyed_events.pos_side = candidates.pos_side
+        and keyed_events.event_at = candidates.event_at
+
+),
+
+states as (
+
+    -- every position each candidate book held during the charge's millisecond: the one
+    -- the ledger order gives, and the ones before and after each event of that ms
+    select
+        account_uid, bill_id, pos_side, trip_no, pos,
+        bool_or(in_force)                                         as in_force,
+        min(state_key)                                            as state_key
+    from (
+        select account_uid, bill_id, pos_side, trip_no, pos, true as in_force, state_key
+        from in_ledger_order
+        union all
+        select account_uid, bill_id, pos_side, trip_before, pos_before, false,
+               ledger_key * 2
+        from same_ms_events
+        union all
+        select account_uid, bill_id, pos_side, trip_after, pos_after, false,
+               ledger_key * 2 + 1
+        from same_ms_events
+    ) as held
+    where pos <> 0
+    group by account_uid, bill_id, pos_side, trip_no, pos
 
 ),
 
 open_at_charge as (
 
-    select positioned.account_uid, positioned.bill_id, pos_side, trip_after, pos_after
-    from positioned
+    select
+        states.account_uid, states.bill_id, states.pos_side, states.trip_no
+    from states
+    inner join candidates
+        on candidates.account_uid = states.account_uid
+        and candidates.bill_id = states.bill_id
+        and candidates.pos_side = states.pos_side
     left join rated
-        on rated.account_uid = positioned.account_uid and rated.bill_id = positioned.bill_id
-    where pos_after <> 0
+        on rated.account_uid = states.account_uid and rated.bill_id = states.bill_id
     qualify row_number() over (
-        partition by positioned.account_uid, positioned.bill_id
-        order by coalesce(abs(pos_after) = sz, false) desc,
+        partition by states.account_uid, states.bill_id
+        order by coalesce(abs(states.pos) = candidates.sz, false) desc,
                  -- the side that pays: long when the rate is positive (amount < 0)
-                 coalesce(sign(amount) = -sign(rated.funding_rate) * sign(pos_after), false) desc,
-                 pos_side
+                 coalesce(sign(candidates.amount)
+                          = -sign(rated.funding_rate) * sign(states.pos), false) desc,
+                 states.in_force desc,
+                 states.pos_side,
+                 states.state_key
     ) = 1
 
 ),
@@ -143,10 +221,10 @@ open_at_charge as (
 last_price as (
 
     select account_uid, bill_id, last_px
-    from positioned
+    from in_ledger_order
     where last_px is not null
     qualify row_number() over (
-        partition by account_uid, bill_id order by last_event_at desc, pos_side
+        partition by account_uid, bill_id order by last_key desc, pos_side
     ) = 1
 
 ),
@@ -166,7 +244,7 @@ valued as (
                   and charges.ccy is distinct from specs.pnl_ccy
              then last_price.last_px end                          as valued_at_px,
         open_at_charge.pos_side                                   as open_pos_side,
-        open_at_charge.trip_after                                 as open_trip_no
+        open_at_charge.trip_no                                    as open_trip_no
     from charges
     left join specs
         on specs.inst_type = charges.inst_type and specs.inst_id = charges.inst_id
