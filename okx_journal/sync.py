@@ -621,8 +621,24 @@ def _forget_state_of_a_missing_database(
     shutil.rmtree(folder)
 
 
+def _drop_committed_leftovers(pipeline: Any) -> None:
+    """Deletes the extracted copy of a package that dlt's normalize has already committed.
+
+    normalize commits a package by renaming it into the load storage (one atomic rename),
+    then deletes its extracted copy; a run killed between the two leaves both, and
+    normalizing the copy again fails at the rename ("Directory not empty") on every later
+    sync. A package in the load storage is complete: its extracted copy is a leftover.
+    """
+    committed = (set(pipeline.list_normalized_load_packages())
+                 | set(pipeline.list_completed_load_packages()))
+    for load_id in pipeline.list_extracted_load_packages():
+        if load_id in committed:
+            pipeline._get_normalize_storage().extracted_packages.delete_package(load_id)
+
+
 def _finish_pending(pipeline: Any, log: Callable[[str], None] | None) -> bool:
     """Loads a package an interrupted run extracted (data and cursors together)."""
+    _drop_committed_leftovers(pipeline)
     if not pipeline.has_pending_data:
         return False
     if log:
