@@ -65,6 +65,7 @@ def sync(db: Path, sim: Simulator, acc: Any, home: Path, code: Path | None = Non
     }
     sim.stats.reset()
     started = time.perf_counter()
+    started_mono = time.monotonic()
     proc = subprocess.run(
         [*cli, "--db", str(db), "sync", "--base-url", sim.url, "--json"],
         cwd=db.parent if code is None else code, env=env, capture_output=True, text=True, timeout=1800,
@@ -83,6 +84,11 @@ def sync(db: Path, sim: Simulator, acc: Any, home: Path, code: Path | None = Non
         "requests": requests,
         "floor_by_key_s": {k: v for k, v in per_key.items() if v},
         "answers_50011": sim.stats.rate_limited,
+        # when each endpoint's first and last request arrived, seconds after the start
+        "request_times_s": {
+            k: [round(t0 - started_mono, 2), round(t1 - started_mono, 2)]
+            for k, (t0, t1) in sorted(sim.stats.times.items(), key=lambda kv: kv[1][1])
+        },
         "time_split_s": summary.get("time_split_s"),
         "journal_built": summary.get("journal_built"),
         "checks_ok": summary.get("checks_ok"),

@@ -10,6 +10,7 @@ the same database is running.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import traceback
@@ -456,5 +457,31 @@ def main(argv: list[str] | None = None) -> None:
         )
 
 
+def run() -> None:
+    """The ``okx-journal`` command: ``main()``, then the process ends at once.
+
+    By then every database connection, lock and file is closed and the output is
+    written; what is left is the interpreter's teardown of the modules a sync imported
+    (great-expectations, pandas, pyarrow, dlt), about a second after a first sync, which
+    a cron job or an orchestrator would wait for for nothing.
+    """
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            code = exc.code or 0
+        else:  # what sys.exit("text") does: the text on stderr, exit 1
+            print(exc.code, file=sys.stderr)
+            code = 1
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be said
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    main()
+    run()

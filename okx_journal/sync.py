@@ -295,9 +295,11 @@ class SyncSummary:
 #: The summary's time split, in order: what each part of a sync's wall time measures.
 TIME_SPLIT: dict[str, str] = {
     "setup": "the lock, dlt's pipeline and OKX's account configuration",
-    "okx": "reading OKX: the walks, paced by OKX's rate limits (what OKX allows sets it)",
+    "okx": "reading OKX: the walks, paced by OKX's rate limits (what OKX allows sets it), and "
+           "the USD prices their last pages still wanted",
     "okx_limit_wait": "of that, the slowest endpoint's waits on its rate limit",
-    "loading": "writing what was read into the database (dlt) and the ledger export's files",
+    "loading": "writing what was read into the database (dlt), the ledger export's files and "
+               "the USD prices fetched after the walks",
     "journal": "rebuilding the journal relations whose data changed",
     "checks": "what the data checks on changed data added after the journal (the suites on raw "
               "tables run beside its rebuild; waiting for great-expectations' import included)",
@@ -731,7 +733,11 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
                 if warm is not None and n and resource not in _SNAPSHOT_RESOURCES:
                     warm.start()
 
-            observer = SourceObserver(on_rows=on_rows)
+            def on_page(resource: str, page: Any) -> None:
+                if prices is not None:
+                    prices.want_rows(resource, page)
+
+            observer = SourceObserver(on_rows=on_rows, on_page=on_page)
             progress.reached = observer.reached
             pipeline_over = threading.Event()
             # USD prices are fetched beside everything else, as the hours become known
@@ -763,6 +769,11 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
                     mark = time.monotonic()
                     rows_before = sum(observer.rows.values())
                     pipeline.extract(source)
+                    if not observer.backfill_pending:
+                        # the prices of the walks' pages, loaded with them (one load)
+                        prices.drain()
+                        if prices.has_news():
+                            _extract_prices(pipeline, prices, client, uid)
                     split["okx"] = split.get("okx", 0.0) + time.monotonic() - mark
                     mark = time.monotonic()
                     pipeline.normalize()
@@ -810,7 +821,12 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
                 summary.ledger_export["imported_now"] = [q.label for q in imported]
                 summary.ledger_export_rows = sum(q.rows for q in imported)
                 _want_loaded(prices, dest, uid)
+            mark = time.monotonic()
+            prices.finish()  # what the walks' last pages and the export asked for
+            split["okx"] = split.get("okx", 0.0) + time.monotonic() - mark
+            mark = time.monotonic()
             _load_prices(pipeline, prices, client, uid)
+            split["loading"] += time.monotonic() - mark
             summary.price_requests = prices.requests
             for warning in prices.warnings:
                 observer.warn(warning)
@@ -1231,12 +1247,20 @@ def _want_loaded(prices: Any, db_path: Path | Destination, uid: str) -> None:
             prices.want(needed_hours(con, uid))
 
 
+def _extract_prices(pipeline: Any, prices: Any, client: Any, uid: str) -> None:
+    """The USD prices fetched so far as a package of their own, loaded with the walks'."""
+    from sources.okx.prices import okx_prices_source
+
+    pipeline.extract(okx_prices_source(prices=prices, client=client, uid=uid))
+
+
 def _load_prices(pipeline: Any, prices: Any, client: Any, uid: str) -> None:
-    """Waits for the USD prices and loads them (one more load package, when any)."""
+    """Waits for the USD prices not loaded yet and loads them (one more load package,
+    when any: hours the walks' pages did not show, the quarterly export's)."""
     from sources.okx.prices import okx_prices_source
 
     prices.finish()
-    if not prices.rows and not prices.changed:
+    if not prices.has_news():
         return
     try:
         pipeline.run(okx_prices_source(prices=prices, client=client, uid=uid))

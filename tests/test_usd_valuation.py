@@ -16,7 +16,7 @@ from raw_fixtures import ACCOUNT, Raw, create_raw_tables
 from okx_journal.simulator import DEMO_CREDENTIALS, Simulator, generate_history
 from okx_journal.sync import SyncOptions, run_sync
 from okx_journal.transform import build_journal
-from sources.okx.prices import INDEX_PATH, _windows
+from sources.okx.prices import INDEX_PATH, IndexPrices, _windows, index_of, needed_hours
 
 HOUR = 3_600_000
 ACCOUNT2 = "acct-2"
@@ -119,12 +119,45 @@ def test_windows_never_cover_a_stored_hour() -> None:
     wanted = [h * HOUR for h in (0, 1, 5, 99, 100, 150, 320)]
     stored = [3 * HOUR, 200 * HOUR]
     windows = _windows(wanted, stored)
-    assert windows == [(0, 3 * HOUR), (5 * HOUR, 105 * HOUR), (150 * HOUR, 200 * HOUR),
-                       (320 * HOUR, 420 * HOUR)]
+    # newest first: the fixed 100-hour blocks holding a wanted hour, cut at stored hours
+    assert windows == [(300 * HOUR, 400 * HOUR), (100 * HOUR, 200 * HOUR), (4 * HOUR, 100 * HOUR),
+                       (0, 3 * HOUR)]
+    # hours asked for in parts (page by page) get windows of the same set: never one more
+    for k in range(len(wanted)):
+        assert set(_windows(wanted[:k], stored)) | set(_windows(wanted[k:], stored)) == set(windows)
     for lo, hi in windows:
         assert hi - lo <= 100 * HOUR
         assert not any(lo <= s < hi for s in stored)
     assert all(any(lo <= w < hi for lo, hi in windows) for w in wanted)
+
+
+def test_the_hours_of_a_page_are_wanted_as_the_walks_read_it() -> None:
+    """Each page of ledger entries and fills asks at once for the hours it will need: the
+    entry's currency; the fill's fee currency and P&L currency (quote of SPOT/MARGIN,
+    base of an inverse ``-USD-`` contract, else the settlement currency in the instId)."""
+    now = 1_000 * HOUR
+    prices = IndexPrices(client=None, now_ms=now, stored={"ETH-USD": [10 * HOUR]},
+                         state={"unlisted": {"XYZ-USD": 0}})
+    prices.want_rows("bills", [
+        {"billId": "2", "ccy": "USDT", "ts": str(5 * HOUR + 17)},
+        {"billId": "1", "ccy": "XYZ", "ts": str(5 * HOUR)},       # no XYZ-USD index
+        {"billId": "0", "ccy": "USD", "ts": str(4 * HOUR)},       # worth 1: never asked
+    ])
+    prices.want_rows("fills", [
+        {"instType": "SPOT", "instId": "ETH-BTC", "feeCcy": "ETH", "ts": str(7 * HOUR + 1)},
+        {"instType": "SWAP", "instId": "ETH-USD-SWAP", "feeCcy": "ETH", "ts": str(10 * HOUR + 5)},
+        {"instType": "SWAP", "instId": "BTC-USDC-SWAP", "feeCcy": "USDC", "ts": str(8 * HOUR)},
+        {"instType": "OPTION", "instId": "BTC-USD-261225-100000-C", "feeCcy": "BTC",
+         "ts": str(9 * HOUR + 59 * 60_000)},
+        {"instType": "SWAP", "instId": "BTC-USDT-SWAP", "feeCcy": "USDT", "ts": str(2000 * HOUR)},
+    ])
+    prices.want_rows("positions_history", [{"ccy": "SOL", "ts": str(HOUR)}])  # not a money row
+    assert {k: sorted(h // HOUR for h in v) for k, v in prices._pending.items()} == {
+        "USDT-USD": [5],     # the ledger entry
+        "ETH-USD": [7],      # ETH-BTC's fee; ETH-USD-SWAP's fee and P&L at 10h are stored
+        "BTC-USD": [7, 9],   # ETH-BTC's P&L in BTC; the inverse option's fee and P&L
+        "USDC-USD": [8],     # BTC-USDC-SWAP's fee and P&L
+    }                        # (BTC-USDT-SWAP's hour is after "now": never asked)
 
 
 # ----------------------------------------------------------------------------- simulator
@@ -216,10 +249,19 @@ def test_second_sync_fetches_no_stored_candle(usd_history: Any, tmp_path: Path,
             "and epoch_ms(c.ts) = b.h)"
         ).fetchone()
         stored = con.execute("select count(*), count(distinct (inst_id, ts)) from okx_raw.index_candles").fetchone()
+        uid = con.execute("select any_value(account_uid) from okx_raw.bills").fetchone()[0]
+        needs = needed_hours(con, uid)
     finally:
         con.close()
     expected = {"BTC-USD", "ETH-USD"} | ({"USDT-USD"} if stablecoin_indexes else set())
     assert indexes == expected
+    # the hours came page by page, from walks at different speeds: never more requests
+    # than one per 100-hour block of hours needed and index (+ one per unlisted index)
+    blocks = {(index_of(ccy), h // (100 * HOUR)) for ccy, hours in needs.items() if ccy != "USD"
+              for h in hours}
+    listed = {b for b in blocks if b[0] in expected}
+    unlisted = {b[0] for b in blocks} - expected
+    assert asked <= len(listed) + len(unlisted), (asked, len(listed), unlisted)
     assert missing == (0,)
     assert stored is not None and stored[0] == stored[1]
     # one window per request, at most 100 bars each, and never more bars than hours needed

@@ -359,9 +359,12 @@ class SimStats:
     codes: Counter[str] = field(default_factory=Counter)
     rate_limited: int = 0
     faults_applied: int = 0
+    #: path → (first, last) arrival of its requests, ``time.monotonic()`` seconds
+    times: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def reset(self) -> None:
         self.requests.clear()
+        self.times.clear()
         self.codes.clear()
         self.rate_limited = 0
         self.faults_applied = 0
@@ -740,6 +743,8 @@ class Simulator:
         path = urlsplit(raw_path).path
         with self._rl_lock:
             self.stats.requests[path] += 1
+            now = time.monotonic()
+            self.stats.times[path] = (self.stats.times.get(path, (now, now))[0], now)
         fault = self._take_fault(path)
         if fault is not None:
             with self._rl_lock:

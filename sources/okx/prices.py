@@ -14,9 +14,13 @@ hours already in ``okx_raw.index_candles``, those OKX was asked for and had no b
 and the currencies OKX has no index for. ``USD`` is worth 1 and is never asked for.
 
 ``IndexPrices`` fetches in a thread of its own while the sync goes on (its endpoint has its
-own rate limit): each currency's missing hours are covered by windows of at most 100 hours
-that never reach a stored hour (``after`` = the window's end, ``before`` = the hour before
-its start), so no stored hour is fetched again. The bars are loaded with dlt by the
+own rate limit), as the walks bring their pages (the sync hands it the hours of each page
+of fills and ledger entries): each currency's missing hours are covered, newest first, by
+the fixed blocks of 100 hours (counted from the epoch) that hold them, cut so that no
+window reaches a stored hour (``after`` = the window's end, ``before`` = the hour before
+its start): no stored hour is fetched again, and hours arriving page by page cost no more
+requests than the same hours known at once. The hours of a window OKX answered are not
+asked again this run (an old hour it had no bar for counts as absent). The bars are loaded with dlt by the
 ``index_candles`` resource of ``okx_prices_source`` (merge on ``inst_id, ts``), after the
 rest of the sync; what OKX did not have is remembered in that source's state, committed
 with the same load package. A run killed before that load has stored nothing: the next
@@ -182,20 +186,44 @@ def read_price_state(pipeline: Any) -> dict[str, Any]:
 
 
 def _windows(wanted: Sequence[int], stored: Sequence[int]) -> list[tuple[int, int]]:
-    """``[start, end)`` windows of at most ``PAGE_BARS`` hours covering ``wanted`` (sorted)
-    that never contain a ``stored`` hour (sorted)."""
+    """``[start, end)`` windows covering ``wanted`` (sorted), newest first: the blocks of
+    ``PAGE_BARS`` hours counted from the epoch that hold a wanted hour, cut at the
+    ``stored`` hours (sorted) so that no window holds one. The blocks are fixed, so the
+    order in which the hours arrive (page by page, from walks at different speeds) never
+    costs a request more than knowing them all at once would."""
+    span = PAGE_BARS * HOUR_MS
     out: list[tuple[int, int]] = []
-    i = 0
-    while i < len(wanted):
-        start = wanted[i]
-        end = start + PAGE_BARS * HOUR_MS
-        j = bisect.bisect_right(stored, start)
-        if j < len(stored) and stored[j] < end:
-            end = stored[j]
-        out.append((start, end))
-        while i < len(wanted) and wanted[i] < end:
-            i += 1
+    for block in sorted({h // span for h in wanted}, reverse=True):
+        lo, hi = block * span, (block + 1) * span
+        cuts = stored[bisect.bisect_left(stored, lo):bisect.bisect_left(stored, hi)]
+        edges = [lo, *cuts, hi]  # windows between stored hours: [edge(+1h), next edge)
+        inside = wanted[bisect.bisect_left(wanted, lo):bisect.bisect_left(wanted, hi)]
+        for k in range(len(edges) - 2, -1, -1):
+            start = edges[k] + (HOUR_MS if k else 0)
+            end = edges[k + 1]
+            i = bisect.bisect_left(inside, start)
+            if start < end and i < len(inside) and inside[i] < end:
+                out.append((start, end))
     return out
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _pnl_ccy(inst_type: str, inst_id: str) -> str | None:
+    """The P&L currency of a fill read from its instId (``needed_hours`` prefers the
+    instrument's ``settleCcy``): SPOT/MARGIN the quote; a ``-USD-`` derivative (inverse)
+    the base; others the second part (``BTC-USDT-SWAP`` → USDT)."""
+    parts = inst_id.split("-")
+    if len(parts) < 2:
+        return None
+    if inst_type in ("SPOT", "MARGIN"):
+        return parts[1]
+    return parts[0] if parts[1] == USD else parts[1]
 
 
 def _in_ranges(ranges: Sequence[Sequence[int]], hour: int) -> bool:
@@ -253,6 +281,8 @@ class IndexPrices:
         self.warnings: list[str] = []
         self.changed = False
         self._got: dict[str, set[int]] = {}
+        #: instId → the ranges of hours OKX has answered for this run
+        self._fetched: dict[str, list[list[int]]] = {}
         self._asked: dict[str, set[int]] = {}
         self._pending: dict[str, set[int]] = {}
         self._cond = threading.Condition()
@@ -263,6 +293,45 @@ class IndexPrices:
         self._error: BaseException | None = None
 
     # ------------------------------------------------------------------ demands
+    def _answered(self, inst: str, hours: Iterable[int]) -> list[int]:
+        """``hours`` less those in a window OKX has answered this run (called with the lock
+        held): an old one without a bar is remembered as absent."""
+        fetched = self._fetched.get(inst)
+        if not fetched:
+            return list(hours)
+        left: list[int] = []
+        got = self._got.get(inst, set())
+        for h in hours:
+            if not _in_ranges(fetched, h):
+                left.append(h)
+            elif h not in got and h < self.now_ms - _RECENT_MS:
+                self.absent[inst] = _merge_ranges([*self.absent.get(inst, []), [h, h + HOUR_MS]])
+                self.changed = True
+        return left
+
+    def want_rows(self, resource: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        """The hours of a page of OKX records as a walk reads it (``fills`` or ``bills``;
+        others are ignored): the ledger entry's ``ccy``, the fill's fee currency and P&L
+        currency (read from its ``instId``). Whatever this misses is asked for once the
+        page is loaded (``needed_hours``)."""
+        if resource not in ("bills", "fills") or not rows:
+            return
+        needs: dict[str, set[int]] = {}
+        for row in rows:
+            ts = _int_or_none(row.get("ts"))
+            if ts is None:
+                continue
+            hour = _hour(ts)
+            if resource == "bills":
+                ccys = [row.get("ccy")]
+            else:
+                ccys = [row.get("feeCcy"), _pnl_ccy(str(row.get("instType") or ""),
+                                                    str(row.get("instId") or ""))]
+            for ccy in ccys:
+                if ccy:
+                    needs.setdefault(str(ccy), set()).add(hour)
+        self.want(needs)
+
     def want(self, needs: Mapping[str, Iterable[int]]) -> None:
         """Adds (currency → hours) to fetch; hours are rounded down to the hour."""
         with self._cond:
@@ -281,6 +350,7 @@ class IndexPrices:
                     if h not in stored and h not in asked and h <= self.now_ms
                     and not _in_ranges(absent, h)
                 }
+                fresh = set(self._answered(inst, fresh))
                 if fresh:
                     asked |= fresh
                     self._pending.setdefault(inst, set()).update(fresh)
@@ -317,6 +387,28 @@ class IndexPrices:
                 "next sync asks for them again"
             )
 
+    def drain(self) -> None:
+        """Waits until every hour wanted so far is fetched; the thread goes on (a
+        quarterly-export file may still want hours)."""
+        with self._cond:
+            while ((self._pending or self._busy) and not self._stop.is_set()
+                   and self._thread is not None and self._thread.is_alive()):
+                self._cond.wait(0.5)
+
+    def has_news(self) -> bool:
+        """Bars or state not handed to a load package yet (``take``)."""
+        with self._cond:
+            return bool(self.rows) or self.changed
+
+    def take(self) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """The bars fetched since the last ``take`` and, when it changed since, the state
+        to commit with them (a package loads them; the next one only what came after)."""
+        with self._cond:
+            rows, self.rows = self.rows, []
+            state = self.state() if self.changed else None
+            self.changed = False
+            return rows, state
+
     def abandon(self) -> None:
         """Stops at once (the sync failed); nothing is loaded."""
         self._stop.set()
@@ -333,6 +425,7 @@ class IndexPrices:
                     return None
                 if self._pending:
                     inst = sorted(self._pending)[0]
+                    self._busy = True
                     return inst, sorted(self._pending.pop(inst))
                 if self._closing:
                     return None
@@ -342,7 +435,12 @@ class IndexPrices:
         try:
             while (item := self._next()) is not None:
                 inst, hours = item
-                self._fetch(inst, hours)
+                try:
+                    self._fetch(inst, hours)
+                finally:
+                    with self._cond:
+                        self._busy = False
+                        self._cond.notify_all()
         except BaseException as exc:  # reported by finish()
             self._error = exc
 
@@ -351,6 +449,9 @@ class IndexPrices:
         for start, end in _windows(hours, stored):
             if self._stop.is_set():
                 return
+            with self._cond:  # a window fetched meanwhile may hold them already
+                if not self._answered(inst, [h for h in hours if start <= h < end]):
+                    continue
             params = {
                 "instId": inst,
                 "bar": BAR,
@@ -372,18 +473,19 @@ class IndexPrices:
                 raise
             finally:
                 self.requests += 1
-            got = self._got.setdefault(inst, set())
-            for bar in page:
-                ts = int(bar[0])
-                if start <= ts < end and ts not in got:
-                    got.add(ts)
-                    self.rows.append({"instId": inst, "ts": bar[0], "o": bar[1], "h": bar[2],
-                                      "l": bar[3], "c": bar[4],
-                                      "confirm": bar[5] if len(bar) > 5 else ""})
-            missing = [h for h in hours if start <= h < end and h not in got
-                       and h < self.now_ms - _RECENT_MS]
-            if missing:
-                with self._cond:
+            with self._cond:
+                got = self._got.setdefault(inst, set())
+                for bar in page:
+                    ts = int(bar[0])
+                    if start <= ts < end and ts not in got:
+                        got.add(ts)
+                        self.rows.append({"instId": inst, "ts": bar[0], "o": bar[1],
+                                          "h": bar[2], "l": bar[3], "c": bar[4],
+                                          "confirm": bar[5] if len(bar) > 5 else ""})
+                self._fetched[inst] = _merge_ranges([*self._fetched.get(inst, []), [start, end]])
+                missing = [h for h in hours if start <= h < end and h not in got
+                           and h < self.now_ms - _RECENT_MS]
+                if missing:
                     self.absent[inst] = _merge_ranges(
                         [*self.absent.get(inst, []), *([h, h + HOUR_MS] for h in missing)])
                     self.changed = True

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -186,6 +186,8 @@ class SourceObserver:
     #: ledger resource → end (ms) of the backfill window its last package covered
     backfill_through: dict[str, int] = field(default_factory=dict)
     on_rows: Callable[[str, int], None] | None = None
+    #: receives each page of OKX records as a walk reads it (resource, records)
+    on_page: Callable[[str, Sequence[Mapping[str, Any]]], None] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _done: dict[str, threading.Event] = field(default_factory=dict, repr=False)
 
@@ -372,6 +374,8 @@ class _Batcher:
         self.rows.extend(page)
         if page:  # counted per page, so that the progress display keeps up
             self.run.observer.add_rows(self.resource, len(page), None, None)
+            if self.run.observer.on_page is not None:
+                self.run.observer.on_page(self.resource, page)
             if self.time_field is not None:
                 # OKX pages are newest first: the ends of the page bound its time
                 ends = (_int(page[0].get(self.time_field)), _int(page[-1].get(self.time_field)))
