@@ -621,8 +621,24 @@ def _forget_state_of_a_missing_database(
     shutil.rmtree(folder)
 
 
+def _drop_committed_leftovers(pipeline: Any) -> None:
+    """Deletes the extracted copy of a package that dlt's normalize has already committed.
+
+    normalize commits a package by renaming it into the load storage (one atomic rename),
+    then deletes its extracted copy; a run killed between the two leaves both, and
+    normalizing the copy again fails at the rename ("Directory not empty") on every later
+    sync. A package in the load storage is complete: its extracted copy is a leftover.
+    """
+    committed = (set(pipeline.list_normalized_load_packages())
+                 | set(pipeline.list_completed_load_packages()))
+    for load_id in pipeline.list_extracted_load_packages():
+        if load_id in committed:
+            pipeline._get_normalize_storage().extracted_packages.delete_package(load_id)
+
+
 def _finish_pending(pipeline: Any, log: Callable[[str], None] | None) -> bool:
     """Loads a package an interrupted run extracted (data and cursors together)."""
+    _drop_committed_leftovers(pipeline)
     if not pipeline.has_pending_data:
         return False
     if log:
@@ -769,14 +785,20 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
                     mark = time.monotonic()
                     rows_before = sum(observer.rows.values())
                     pipeline.extract(source)
-                    if not observer.backfill_pending:
-                        # the prices of the walks' pages, loaded with them (one load)
-                        prices.drain()
-                        if prices.has_news():
-                            _extract_prices(pipeline, prices, client, uid)
                     split["okx"] = split.get("okx", 0.0) + time.monotonic() - mark
                     mark = time.monotonic()
                     pipeline.normalize()
+                    if not observer.backfill_pending:
+                        # the prices of the walks' pages, loaded with them (one load; the
+                        # package is extracted after the walks' is normalized, so that it
+                        # sees the schema that one settled)
+                        waited = time.monotonic()
+                        prices.drain()
+                        split["okx"] += time.monotonic() - waited
+                        mark += time.monotonic() - waited
+                        if prices.has_news():
+                            _extract_prices(pipeline, prices, client, uid)
+                            pipeline.normalize()
                     pipeline.load(workers=_load_workers(sum(observer.rows.values()) - rows_before))
                     split["loading"] += time.monotonic() - mark
                     summary.packages += 1

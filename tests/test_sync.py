@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -599,6 +600,39 @@ def test_pending_package_of_an_interrupted_run_is_loaded_first(
     assert summary.resumed_package
     assert pending_packages(db) == 0
     assert_exactly_once(db, acc)
+
+
+def test_killed_in_the_commit_of_normalize_the_next_sync_loads_once(
+    tmp_path: Path, sim: Simulator, history: Any
+) -> None:
+    """Killed after normalize renamed the package into the load storage and before it
+    deleted the extracted copy: the next syncs load it once and go on (they failed at
+    normalize's rename, "Directory not empty", every time)."""
+    from okx_journal.sync import _pipeline
+    from sources.okx.source import okx_source
+
+    acc = history.accounts[0]
+    db = tmp_path / "j.duckdb"
+    sync(db, sim, acc)
+    with sim.lock:
+        history.extend(acc, 30)
+    pipeline = _pipeline(db)
+    pipeline.extract(okx_source(credentials=creds(acc), base_url=sim.url, rate_limits=False))
+    extracted = Path(pipeline.working_dir) / "normalize" / "extracted"
+    (load_id,) = [p.name for p in extracted.iterdir()]
+    copy = tmp_path / "extracted-copy"
+    shutil.copytree(extracted / load_id, copy)
+    pipeline.normalize()
+    shutil.copytree(copy, extracted / load_id)  # the state such a kill leaves
+    assert pipeline.list_extracted_load_packages() == [load_id]
+    assert pipeline.list_normalized_load_packages() == [load_id]
+    with sim.lock:
+        history.extend(acc, 50)
+    summary = sync(db, sim, acc)
+    assert summary.resumed_package
+    assert pending_packages(db) == 0
+    assert_exactly_once(db, acc)
+    assert sync(db, sim, acc).new_rows["bills"] == 0
 
 
 def test_dlt_entry_point_loads_a_backfill_in_packages_exactly_once(tmp_path: Path) -> None:
