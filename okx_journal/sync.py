@@ -785,14 +785,20 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
                     mark = time.monotonic()
                     rows_before = sum(observer.rows.values())
                     pipeline.extract(source)
-                    if not observer.backfill_pending:
-                        # the prices of the walks' pages, loaded with them (one load)
-                        prices.drain()
-                        if prices.has_news():
-                            _extract_prices(pipeline, prices, client, uid)
                     split["okx"] = split.get("okx", 0.0) + time.monotonic() - mark
                     mark = time.monotonic()
                     pipeline.normalize()
+                    if not observer.backfill_pending:
+                        # the prices of the walks' pages, loaded with them (one load; the
+                        # package is extracted after the walks' is normalized, so that it
+                        # sees the schema that one settled)
+                        waited = time.monotonic()
+                        prices.drain()
+                        split["okx"] += time.monotonic() - waited
+                        mark += time.monotonic() - waited
+                        if prices.has_news():
+                            _extract_prices(pipeline, prices, client, uid)
+                            pipeline.normalize()
                     pipeline.load(workers=_load_workers(sum(observer.rows.values()) - rows_before))
                     split["loading"] += time.monotonic() - mark
                     summary.packages += 1

@@ -11,7 +11,10 @@ the funding before or after a close of the same millisecond (its ``billId`` orde
 documented (okx-api §9: bill ids grow with time [inferred]); either way the closing life
 is the only one held then, and positions-history counts the funding in its
 ``fundingFee`` (the generated histories book funding first: tests/test_journal_properties
-and the regression below).
+and the regression below). OKX books a funding bill a moment after its funding time (1.466
+s in a real record, okx-api §10.5); a position closed, flipped, or closed and reopened in
+that moment is still the one charged: the positions held at the funding time (the whole
+hour) are candidates too, and come first.
 
 Hand-written raw rows with hand-computed P&L (linear swaps of ``ctVal`` 1 USDT-settled,
 MARGIN pairs against USDT); every scenario its own instrument, both orders of the ledger
@@ -22,6 +25,7 @@ row (realizedPnl = pnl + fee + fundingFee), so every reconciliation row must be 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -53,20 +57,25 @@ class Book:
         return str(self._next)
 
     def fill(self, side: str, px: str, sz: str, hours: float, *, fee: str, pnl: str = "0",
-             pos_side: str = "net") -> None:
+             pos_side: str = "net", ms: int = 0) -> None:
+        """A fill at T0 + hours + ms milliseconds."""
+        ts = at(hours) + timedelta(milliseconds=ms)
         self.r.fill("SWAP", self.inst_id, side, px, sz, hours, fee=fee, fee_ccy="USDT",
-                    fill_pnl=pnl, pos_side=pos_side, bill_id=self._id())
+                    fill_pnl=pnl, pos_side=pos_side, bill_id=self._id(), ts=ts, fill_time=ts)
 
-    def funding(self, hours: float, amount: str, sz: str) -> None:
+    def funding(self, hours: float, amount: str, sz: str, ms: int = 0) -> None:
         self.r.bill("8", "173" if Decimal(amount) < 0 else "174", hours, ccy="USDT",
                     bal_chg=amount, pnl=amount, inst_type="SWAP", inst_id=self.inst_id, sz=sz,
-                    px="100", mgn_mode="cross", bill_id=self._id())
+                    px="100", mgn_mode="cross", bill_id=self._id(),
+                    ts=at(hours) + timedelta(milliseconds=ms))
 
     def life(self, pos_side: str, direction: str, opened: float, closed: float, *, pnl: str,
-             fee: str, funding: str) -> None:
+             fee: str, funding: str, opened_ms: int = 0, closed_ms: int = 0) -> None:
         """OKX's positions-history row of a closed life (its fundingFee: what OKX charged it)."""
         self.r.position_history(
-            pos_id=f"{self.inst_id}-{pos_side}-{opened}", c_time=at(opened), u_time=at(closed),
+            pos_id=f"{self.inst_id}-{pos_side}-{opened}",
+            c_time=at(opened) + timedelta(milliseconds=opened_ms),
+            u_time=at(closed) + timedelta(milliseconds=closed_ms),
             inst_type="SWAP", inst_id=self.inst_id, mgn_mode="cross", type="2",
             pos_side=pos_side, direction=direction, pnl=pnl, fee=fee, funding_fee=funding,
             liq_penalty="0", settled_pnl=None,
@@ -166,29 +175,32 @@ def equal_flip_case(r: Raw, inst_id: str, first_id: int, funding_first: bool) ->
     ]
 
 
-def hedge_case(r: Raw, inst_id: str, first_id: int, funding_first: bool, short_sz: str) -> None:
+def hedge_case(r: Raw, inst_id: str, first_id: int, funding_first: bool, short_sz: str,
+               lag: bool = False) -> None:
     """Hedge mode: long 10 @100 (fee -0.5) and short ``short_sz`` @100 (fee -0.05 each)
     open; realised rate +0.0008 at h8: the long pays 0.8, the short receives 0.08 each. The
     long is closed at h8 @110 (pnl 100, fee -0.55), the two funding bills (no posSide)
     before or after it; the short is bought back at h12 @95 (pnl 5 each, fee -0.0475 each).
-    short_sz 4: the sizes tell the bills apart; 10: only the rate does."""
+    short_sz 4: the sizes tell the bills apart; 10: only the rate does. ``lag``: the long
+    is closed 0.8 s after the funding time, the bills booked 1.466 s after it."""
     b = Book(r, inst_id, first_id)
     n = Decimal(short_sz)
     r.funding_rate(inst_id, 8, "0.0008")
     b.fill("buy", "100", "10", 1, fee="-0.5", pos_side="long")
     b.fill("sell", "100", short_sz, 2, fee=str(-Decimal("0.05") * n), pos_side="short")
     short_f = str(Decimal("0.08") * n)
-    if funding_first:
+    close_ms, booked_ms = (800, BOOKED_MS) if lag else (0, 0)
+    if funding_first and not lag:
         b.funding(8, "-0.8", "10")
         b.funding(8, short_f, short_sz)
-    b.fill("sell", "110", "10", 8, fee="-0.55", pnl="100", pos_side="long")
-    if not funding_first:
-        b.funding(8, "-0.8", "10")
-        b.funding(8, short_f, short_sz)
+    b.fill("sell", "110", "10", 8, fee="-0.55", pnl="100", pos_side="long", ms=close_ms)
+    if not funding_first or lag:
+        b.funding(8, "-0.8", "10", ms=booked_ms)
+        b.funding(8, short_f, short_sz, ms=booked_ms)
     b.fill("buy", "95", short_sz, 12, fee=str(-Decimal("0.0475") * n), pnl=str(5 * n),
            pos_side="short")
     short_fees = -Decimal("0.0975") * n
-    b.life("long", "long", 1, 8, pnl="100", fee="-1.05", funding="-0.8")
+    b.life("long", "long", 1, 8, pnl="100", fee="-1.05", funding="-0.8", closed_ms=close_ms)
     b.life("short", "short", 2, 12, pnl=str(5 * n), fee=str(short_fees), funding=short_f)
     EXPECTED[(HEDGE, inst_id)] = [
         {"pos_side": "long", "gross_pnl": "100", "fees": "-1.05", "funding": "-0.8",
@@ -239,6 +251,47 @@ def margin_open_case(r: Raw, pair: str, first_id: int) -> None:
     ]
 
 
+#: a real funding bill came 1.466 s after its funding time (okx-api §10.5)
+BOOKED_MS = 1466
+
+
+def lag_case(r: Raw, inst_id: str, first_id: int, what: str) -> None:
+    """Net long 10 @100 (fee -0.5) held at the funding time h8; in the moment before OKX
+    books the funding (-0.8 on sz 10, at h8 + 1.466 s) it is closed @110 (pnl 100, fee
+    -0.55), flipped to short 6 by a sell of 16 (fee -0.88: -0.55 / -0.33; bought back at
+    h12 @105, pnl 30, fee -0.315), or closed and reopened long 10 @110 (fee -0.55; sold at
+    h12 @100, pnl -100, fee -0.5). The life held at the funding time pays: the first.
+    first trip: gross 100, fees -1.05, funding -0.8, net 98.15."""
+    b = Book(r, inst_id, first_id)
+    b.fill("buy", "100", "10", 1, fee="-0.5")
+    if what == "close":
+        b.fill("sell", "110", "10", 8, fee="-0.55", pnl="100", ms=800)
+        b.funding(8, "-0.8", "10", ms=BOOKED_MS)
+        second = None
+    elif what == "flip":
+        b.fill("sell", "110", "16", 8, fee="-0.88", pnl="100", ms=500)
+        b.funding(8, "-0.8", "10", ms=BOOKED_MS)
+        b.fill("buy", "105", "6", 12, fee="-0.315", pnl="30")
+        second = ("short", 500, "30", "-0.645")
+    else:
+        b.fill("sell", "110", "10", 8, fee="-0.55", pnl="100", ms=300)
+        b.fill("buy", "110", "10", 8, fee="-0.55", ms=600)
+        b.funding(8, "-0.8", "10", ms=BOOKED_MS)
+        b.fill("sell", "100", "10", 12, fee="-0.5", pnl="-100")
+        second = ("long", 600, "-100", "-1.05")
+    closed_ms = {"close": 800, "flip": 500, "reopen": 300}[what]
+    b.life("net", "long", 1, 8, pnl="100", fee="-1.05", funding="-0.8", closed_ms=closed_ms)
+    EXPECTED[(NET, inst_id)] = [
+        {"gross_pnl": "100", "fees": "-1.05", "funding": "-0.8", "net_pnl": "98.15"},
+    ]
+    if second is not None:
+        direction, opened_ms, pnl, fee = second
+        b.life("net", direction, 8, 12, pnl=pnl, fee=fee, funding="0", opened_ms=opened_ms)
+        EXPECTED[(NET, inst_id)].append(
+            {"gross_pnl": pnl, "fees": fee, "funding": "0",
+             "net_pnl": str(Decimal(pnl) + Decimal(fee))})
+
+
 def populate(con: Any) -> None:
     """Every scenario's raw rows (DuckDB or an okx_journal.postgres.PgConnection)."""
     create_raw_tables(con)
@@ -255,10 +308,14 @@ def populate(con: Any) -> None:
     margin_case(net, "BTC-USDT", 1900, interest_first=True)
     margin_case(net, "ETH-USDT", 2000, interest_first=False)
     margin_open_case(net, "SOL-USDT", 2100)
+    lag_case(net, "LC-USDT-SWAP", 2200, "close")
+    lag_case(net, "LF-USDT-SWAP", 2300, "flip")
+    lag_case(net, "LR-USDT-SWAP", 2400, "reopen")
     hedge_case(hedge, "HB-USDT-SWAP", 3000, funding_first=True, short_sz="4")
     hedge_case(hedge, "HA-USDT-SWAP", 3100, funding_first=False, short_sz="4")
     hedge_case(hedge, "HEB-USDT-SWAP", 3200, funding_first=True, short_sz="10")
     hedge_case(hedge, "HEA-USDT-SWAP", 3300, funding_first=False, short_sz="10")
+    hedge_case(hedge, "HL-USDT-SWAP", 3400, funding_first=True, short_sz="10", lag=True)
 
 
 @pytest.fixture(scope="module")
@@ -271,7 +328,7 @@ def con() -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 def test_round_trip_money_of_each_scenario(con: duckdb.DuckDBPyConnection) -> None:
-    assert len(EXPECTED) == 16
+    assert len(EXPECTED) == 20
     wrong: list[tuple[str, str, dict[str, Any], dict[str, str]]] = []
     for (account, inst_id), expected in sorted(EXPECTED.items()):
         trips = rows(
@@ -325,8 +382,9 @@ def test_every_charge_belongs_to_a_trip_and_totals_agree(con: duckdb.DuckDBPyCon
                 total[k] = total.get(k, Decimal(0)) + Decimal(want.get(k, "0"))
     got = {(r["account_uid"], r["inst_type"]): {k: r[k] for k in hand[(NET, "SWAP")]} for r in by_type}
     assert got == hand
-    assert hand[(NET, "SWAP")]["funding"] == Decimal("-0.8") * 4 + Decimal("0.5") * 2 + Decimal("0.48") + Decimal("-0.4") * 2
-    assert hand[(HEDGE, "SWAP")]["funding"] == Decimal("-0.8") * 4 + Decimal("0.32") * 2 + Decimal("0.8") * 2
+    assert hand[(NET, "SWAP")]["funding"] == Decimal("-0.8") * 7 + Decimal("0.5") * 2 + Decimal("0.48") + Decimal("-0.4") * 2
+    assert hand[(HEDGE, "SWAP")]["funding"] == (
+        Decimal("-0.8") * 5 + Decimal("0.32") * 2 + Decimal("0.8") * 3)
 
 
 def test_every_reconciliation_row_is_ok(con: duckdb.DuckDBPyConnection) -> None:

@@ -7,20 +7,27 @@
 -- margin the funding is paid from the position, so bal_chg is 0 and pos_bal_chg = pnl);
 -- interest reads bal_chg + pos_bal_chg (what left the account's balance plus what left
 -- the position's; pos_bal_chg is 0 or NULL in cross margin). Never bal_chg alone.
--- Funding: a position of the bill's instrument held when the bill was booked (OKX charges
+-- Funding: a position of the bill's instrument held when it was charged (OKX charges
 -- funding, and interest, only on a position held). Candidates, per book: the position
 -- the ledger leaves just before the bill (ledger order: ts, then bill id, which grows
 -- with time within an account: okx-api §9, inferred), and when the book has events in
 -- the bill's own millisecond (a fill, or several fills of one order), every position it
--- held in that ms (before and after each of them): the time cannot say whether OKX booked the charge before or after a close, open or flip of
--- the same ms, and its bill id order there is not documented. Flat positions are never
--- candidates, so a funding booked in the ms of a close goes to the closing life in
--- either order (positions-history counts it in that life's fundingFee), one booked in
--- the ms of an open from flat to the new life. Among the candidates: the one whose size
+-- held in that ms (before and after each of them): the time cannot say whether OKX
+-- booked the charge before or after a close, open or flip of the same ms, and its bill
+-- id order there is not documented. Flat positions are never candidates, so a funding
+-- booked in the ms of a close goes to the closing life in either order (positions
+-- history counts it in that life's fundingFee), one booked in the ms of an open from
+-- flat to the new life. OKX charges funding on the position held at the funding time (a
+-- whole hour) and books the bill a moment later (a real bill: 1.466 s after it, okx-api
+-- §10.5): a funding bill booked after the start of its hour also has as candidates the
+-- positions held at the funding time (as the ledger leaves the book just before it, and
+-- before and after each event of that ms), so a position closed, flipped, or closed and
+-- reopened in between is the one charged. Among the candidates: the one whose size
 -- equals the bill's sz (OKX's funding bills carry no posSide; sz = the contracts
 -- charged); then the side the funding rate says paid: with a positive realised rate (the
 -- last funding time at most an hour before the bill) longs pay and shorts receive; then
--- the position of the ledger order; then long before short; then the earliest in the ms.
+-- a position held at the funding time; then the position of the ledger order; then long
+-- before short; then the earliest.
 -- Interest (MARGIN): the MARGIN book of the pair the bill names (inst_type SPOT when the
 -- bill says SPOT), chosen as above among its positions. A bill without inst_id belongs
 -- to no trip (only daily and per-type relations).
@@ -99,6 +106,7 @@ keyed_events as (
     select
         account_uid, inst_type, inst_id, pos_side, event_at, px,
         pos_before, pos_after, trip_before, trip_after,
+        epoch_ms(event_at)                                        as event_ms,
         cast(epoch_ms(event_at) as decimal(38, 0)) * 100000000000000000000
             + coalesce(bill_seq, 0)                               as ledger_key
     from events
@@ -116,8 +124,14 @@ candidates as (
     select
         charges.*,
         books.pos_side,
+        epoch_ms(charges.event_at)                                as event_ms,
         cast(epoch_ms(charges.event_at) as decimal(38, 0)) * 100000000000000000000
-            + coalesce(charges.bill_seq, 0)                       as ledger_key
+            + coalesce(charges.bill_seq, 0)                       as ledger_key,
+        -- funding time: the whole hour a funding bill was booked in (OKX's funding times
+        -- are whole hours; the bill comes a moment later); interest: the bill's own ms
+        case when charges.kind = 'funding'
+             then epoch_ms(charges.event_at) - epoch_ms(charges.event_at) % 3600000
+             else epoch_ms(charges.event_at) end                  as charged_ms
     from charges
     inner join books
         on books.account_uid = charges.account_uid
@@ -165,7 +179,57 @@ same_ms_events as (
         and keyed_events.inst_type = candidates.inst_type
         and keyed_events.inst_id = candidates.inst_id
         and keyed_events.pos_side = candidates.pos_side
-        and keyed_events.event_at = candidates.event_at
+        and keyed_events.event_ms = candidates.event_ms
+
+),
+
+lagged as (
+
+    -- funding booked after its funding time: the position held then is the one charged
+    select *, cast(charged_ms as decimal(38, 0)) * 100000000000000000000 - 1 as charged_key
+    from candidates
+    where charged_ms < event_ms
+
+),
+
+at_funding_time as (
+
+    -- each such book as the ledger leaves it just before the funding time
+    select
+        lagged.account_uid,
+        lagged.bill_id,
+        lagged.pos_side,
+        keyed_events.trip_after                                   as trip_no,
+        keyed_events.pos_after                                    as pos,
+        keyed_events.ledger_key * 2 + 1                           as state_key
+    from lagged
+    asof join keyed_events
+        on keyed_events.account_uid = lagged.account_uid
+        and keyed_events.inst_type = lagged.inst_type
+        and keyed_events.inst_id = lagged.inst_id
+        and keyed_events.pos_side = lagged.pos_side
+        and lagged.charged_key >= keyed_events.ledger_key
+
+),
+
+funding_ms_events as (
+
+    select
+        lagged.account_uid,
+        lagged.bill_id,
+        lagged.pos_side,
+        keyed_events.trip_before,
+        keyed_events.pos_before,
+        keyed_events.trip_after,
+        keyed_events.pos_after,
+        keyed_events.ledger_key
+    from lagged
+    inner join keyed_events
+        on keyed_events.account_uid = lagged.account_uid
+        and keyed_events.inst_type = lagged.inst_type
+        and keyed_events.inst_id = lagged.inst_id
+        and keyed_events.pos_side = lagged.pos_side
+        and keyed_events.event_ms = lagged.charged_ms
 
 ),
 
@@ -176,18 +240,31 @@ states as (
     select
         account_uid, bill_id, pos_side, trip_no, pos,
         bool_or(in_force)                                         as in_force,
+        bool_or(at_funding_time)                                  as at_funding_time,
         min(state_key)                                            as state_key
     from (
-        select account_uid, bill_id, pos_side, trip_no, pos, true as in_force, state_key
+        select account_uid, bill_id, pos_side, trip_no, pos, true as in_force,
+               false as at_funding_time, state_key
         from in_ledger_order
         union all
-        select account_uid, bill_id, pos_side, trip_before, pos_before, false,
+        select account_uid, bill_id, pos_side, trip_before, pos_before, false, false,
                ledger_key * 2
         from same_ms_events
         union all
-        select account_uid, bill_id, pos_side, trip_after, pos_after, false,
+        select account_uid, bill_id, pos_side, trip_after, pos_after, false, false,
                ledger_key * 2 + 1
         from same_ms_events
+        union all
+        select account_uid, bill_id, pos_side, trip_no, pos, false, true, state_key
+        from at_funding_time
+        union all
+        select account_uid, bill_id, pos_side, trip_before, pos_before, false, true,
+               ledger_key * 2
+        from funding_ms_events
+        union all
+        select account_uid, bill_id, pos_side, trip_after, pos_after, false, true,
+               ledger_key * 2 + 1
+        from funding_ms_events
     ) as held
     where pos <> 0
     group by account_uid, bill_id, pos_side, trip_no, pos
@@ -211,6 +288,8 @@ open_at_charge as (
                  -- the side that pays: long when the rate is positive (amount < 0)
                  coalesce(sign(candidates.amount)
                           = -sign(rated.funding_rate) * sign(states.pos), false) desc,
+                 -- held at the funding time (funding booked after it)
+                 states.at_funding_time desc,
                  states.in_force desc,
                  states.pos_side,
                  states.state_key
