@@ -3,13 +3,19 @@
 -- depends_on: journal_int.int_trip_legs, journal_staging.build_settings
 -- Built only when the journal's cost basis is lifo, hifo or average (fifo: int_spot_lots_matched).
 -- These methods depend on the path: which lots a sale takes depends on what earlier sales
--- left. A recursive CTE walks each round trip's closing legs in order (step k handles the
--- k-th close of every trip at once), carrying the remaining quantity of every lot of the
--- trip. A round trip runs from flat to flat, so the lots held at a sale are exactly the
+-- left. A round trip runs from flat to flat, so the lots held at a sale are exactly the
 -- trip's opening legs before it with quantity left: no method ever reaches into another
 -- trip or takes a lot acquired after the sale.
--- lifo: the newest lot held first. hifo: the highest lot price first, equal prices the
--- older lot first. Short books (MARGIN: a sell that opens a short position is a lot of
+-- lifo: the newest lot held first. The holding is then a stack of levels: a buy fills
+-- the levels from the size before it to the size after it, a sale empties the levels
+-- from the size after it to the size before it, and whoever holds a level at a sale is
+-- the last buy before the sale that filled it. So lifo needs no walk: the trip's levels
+-- are cut at every leg's sizes, and an ASOF join gives each piece of a sale the last lot
+-- before it on that piece.
+-- hifo: the highest lot price first, equal prices the older lot first; average (below).
+-- A recursive CTE walks each round trip's closing legs in order (step k handles the k-th
+-- close of every trip at once), carrying the remaining quantity of every lot of the
+-- trip. Short books (MARGIN: a sell that opens a short position is a lot of
 -- borrowed base, a buy closes it) follow the same rules on their lots' prices.
 -- average: the sale takes from every lot held a share proportional to what is left of
 -- it, so its cost is the weighted average cost of the whole holding. Shares are rounded
@@ -70,6 +76,8 @@ lots as materialized (
         event_at                                                  as lot_at,
         px                                                        as lot_px,
         leg_qty                                                   as lot_qty,
+        cost_basis,
+        size_after                                                as lot_level_to,
         -- closes of the trip before this lot: it is held from close acquired_before + 1 on
         cast(closes_before as bigint)                             as acquired_before,
         -- the order a sale takes lots in (average: only the remainder's tie-break)
@@ -128,7 +136,7 @@ entering as materialized (
 
 matching (trip_key, close_no, lot_seq, prio, remaining, taken) as (
 
-    -- one driver row per trip with a close; lots come in through it
+    -- one driver row per trip with a close; lots come in through it (lifo: no walk)
     select distinct
         trip_key,
         cast(0 as bigint),
@@ -137,6 +145,7 @@ matching (trip_key, close_no, lot_seq, prio, remaining, taken) as (
         cast(0 as decimal(38, 12)),
         cast(0 as decimal(38, 12))
     from closes
+    where cost_basis <> 'lifo'
 
     union all
 
@@ -224,11 +233,81 @@ matching (trip_key, close_no, lot_seq, prio, remaining, taken) as (
 
 ),
 
+-- lifo: the sizes every leg of a trip starts or ends at cut its levels into segments
+lifo_cuts as (
+
+    select trip_key, lot_level_to - lot_qty as level from lots where cost_basis = 'lifo'
+    union
+    select trip_key, lot_level_to from lots where cost_basis = 'lifo'
+    union
+    select trip_key, held_qty - close_qty from closes where cost_basis = 'lifo'
+    union
+    select trip_key, held_qty from closes where cost_basis = 'lifo'
+
+),
+
+lifo_segments as (
+
+    select
+        trip_key,
+        level                                                     as level_from,
+        lead(level) over (partition by trip_key order by level)   as level_to
+    from lifo_cuts
+
+),
+
+lifo_filled as materialized (
+
+    -- the segments each lot filled when it was bought
+    select lots.trip_key, lots.lot_seq, segments.level_from
+    from lots
+    inner join lifo_segments as segments
+        on segments.trip_key = lots.trip_key
+        and segments.level_from >= lots.lot_level_to - lots.lot_qty
+        and segments.level_to <= lots.lot_level_to
+    where lots.cost_basis = 'lifo'
+
+),
+
+lifo_emptied as materialized (
+
+    -- the segments each sale emptied
+    select
+        closes.trip_key,
+        closes.close_no,
+        closes.close_seq,
+        segments.level_from,
+        segments.level_to - segments.level_from                   as qty
+    from closes
+    inner join lifo_segments as segments
+        on segments.trip_key = closes.trip_key
+        and segments.level_from >= closes.held_qty - closes.close_qty
+        and segments.level_to <= closes.held_qty
+    where closes.cost_basis = 'lifo'
+
+),
+
+lifo_pieces as (
+
+    -- each emptied segment came from the last lot before the sale that filled it
+    select emptied.trip_key, emptied.close_no, filled.lot_seq, sum(emptied.qty) as qty
+    from lifo_emptied as emptied
+    asof join lifo_filled as filled
+        on filled.trip_key = emptied.trip_key
+        and filled.level_from = emptied.level_from
+        and emptied.close_seq >= filled.lot_seq
+    group by emptied.trip_key, emptied.close_no, filled.lot_seq
+
+),
+
 pieces as (
 
     select trip_key, close_no, lot_seq, taken as qty
     from matching
     where close_no > 0 and lot_seq > 0 and taken > 0
+    union all
+    select trip_key, close_no, lot_seq, cast(qty as decimal(38, 12)) as qty
+    from lifo_pieces
 
 ),
 
