@@ -269,7 +269,7 @@ def doctor(
     "--anchor-ms",
     type=int,
     default=None,
-    help="End of the generated history in epoch ms (default: now minus 5 minutes); same seed and anchor, same history.",
+    help="End of the generated history in epoch ms (default: now minus 5 minutes); same seed and anchor, same history. The simulator's clock then starts 5 minutes after it.",
 )
 @click.option("--days", type=click.IntRange(min=1), default=None, help="Length of the generated history in days.")
 def simulate(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,18 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "okx_journal.cli"]
+
+#: Where a generated history ends unless a test asks for "now": 2025-12-01 03:00:12.345 UTC
+#: (off the hour and the 8-hourly funding grid). With the simulator's clock set just after
+#: it (``anchor_offset``) the retention windows cut the same rows whenever a test runs, so
+#: every run sees the same account and a failure replays (the client follows OKX's clock).
+ANCHOR_MS = 1_764_558_012_345
+
+
+def anchor_offset(anchor_ms: int = ANCHOR_MS) -> int:
+    """``Simulator(clock_offset_ms=...)`` that sets the server's clock to five minutes after
+    ``anchor_ms`` (as the generator's default end is five minutes before now)."""
+    return anchor_ms + 5 * 60_000 - int(time.time() * 1000)
 
 
 @pytest.fixture(autouse=True)
@@ -56,14 +69,14 @@ def creds_env(account: Any) -> dict[str, str]:
 def small_history() -> Any:
     from okx_journal.simulator import generate_history
 
-    return generate_history(seed=11, scale=400)
+    return generate_history(seed=11, scale=400, end_ms=ANCHOR_MS)
 
 
 @pytest.fixture
 def simulator(small_history: Any) -> Iterator[Any]:
     from okx_journal.simulator import Simulator
 
-    with Simulator(small_history, rate_limits=False) as sim:
+    with Simulator(small_history, rate_limits=False, clock_offset_ms=anchor_offset()) as sim:
         yield sim
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import creds_env, run_cli
+from tests.conftest import ANCHOR_MS, creds_env, run_cli
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def fresh() -> Iterator[tuple[Any, Any]]:
     """A private history and simulator, so a test can change the account freely."""
     from okx_journal.simulator import Simulator, generate_history
 
-    history = generate_history(seed=3, scale=60)
+    history = generate_history(seed=3, scale=60, end_ms=ANCHOR_MS)
     with Simulator(history, rate_limits=False) as sim:
         yield history.accounts[0], sim
 
@@ -72,7 +72,7 @@ def test_live_key_with_demo_trading_50101(fresh: tuple[Any, Any]) -> None:
 def test_clock_skew_50102_only_without_the_offset() -> None:
     from okx_journal.simulator import Simulator, generate_history
 
-    history = generate_history(seed=3, scale=60)
+    history = generate_history(seed=3, scale=60, end_ms=ANCHOR_MS)
     account = history.accounts[0]
     with Simulator(history, rate_limits=False, clock_offset_ms=5 * 60 * 1000) as sim:
         skewed = _doctor(sim, creds_env(account), "--no-clock-sync")

@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from conftest import ANCHOR_MS, anchor_offset
 
 from okx_journal.simulator import Simulator, generate_history
 from okx_journal.simulator import server as sim_server
@@ -60,7 +61,7 @@ def assert_served_fills_once(db: Path, account: Any, first_ms: int, last_ms: int
 
 @pytest.fixture(scope="module")
 def history() -> Any:
-    return generate_history(seed=5, scale=6000, days=500)
+    return generate_history(seed=5, scale=6000, days=500, end_ms=ANCHOR_MS)
 
 
 def months(ms: int) -> int:
@@ -78,7 +79,7 @@ def test_first_sync_loads_every_fill_okx_returns(
     monkeypatch.setenv("SOURCES__OKX__BACKFILL_PACKAGE_ROWS", str(package_rows))
     acc = history.accounts[0]
     db = tmp_path / "j.duckdb"
-    with Simulator(history, rate_limits=False, fills_retention_days=days) as sim:
+    with Simulator(history, rate_limits=False, fills_retention_days=days, clock_offset_ms=anchor_offset()) as sim:
         first_ms = sim.now_ms()
         first = sync(db, sim, acc)
         last_ms = sim.now_ms()
@@ -117,7 +118,7 @@ def test_backfill_stopped_in_its_deep_packages_goes_on_where_it_stopped(
     monkeypatch.setenv("SOURCES__OKX__BACKFILL_PACKAGE_ROWS", "1000")
     acc = history.accounts[0]
     db = tmp_path / "j.duckdb"
-    with Simulator(history, rate_limits=False, fills_retention_days=365) as sim:
+    with Simulator(history, rate_limits=False, fills_retention_days=365, clock_offset_ms=anchor_offset()) as sim:
         first_ms = sim.now_ms()
         parts: list[str] = []
 
@@ -145,9 +146,9 @@ def test_stale_sync_warning_uses_the_window_okx_returned(tmp_path: Path, history
     acc = history.accounts[0]
     for days, fills_warn in ((365, False), (90, True)):
         db = tmp_path / f"j{days}.duckdb"
-        with Simulator(history, rate_limits=False, fills_retention_days=days) as sim:
+        with Simulator(history, rate_limits=False, fills_retention_days=days, clock_offset_ms=anchor_offset()) as sim:
             sync(db, sim, acc)
-            sim.clock_offset_ms = 120 * DAY
+            sim.clock_offset_ms += 120 * DAY
             summary = sync(db, sim, acc)
         text = " ".join(summary.warnings)
         assert "bills: the last successful sync" in text

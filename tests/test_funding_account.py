@@ -18,6 +18,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from conftest import ANCHOR_MS, anchor_offset
 
 from okx_journal.simulator import Simulator, generate_history
 from okx_journal.simulator import server as sim_server
@@ -111,8 +112,9 @@ def strict_page(rows: Sequence[Mapping[str, Any]], keys: Sequence[int], after: i
 
 @pytest.fixture(scope="module")
 def two_years() -> Any:
-    """730 days ending 20 days ago: room to add new funding activity up to now."""
-    end = int(time.time() * 1000) - 20 * DAY
+    """730 days ending 20 days before the anchor: room to add new funding activity up to the
+    simulator's clock (just after the anchor)."""
+    end = ANCHOR_MS - 20 * DAY
     return generate_history(seed=5, scale=200, days=730, end_ms=end)
 
 
@@ -125,7 +127,7 @@ def history(two_years: Any) -> Any:
 
 @pytest.fixture
 def sim(history: Any) -> Iterator[Simulator]:
-    with Simulator(history, rate_limits=False) as s:
+    with Simulator(history, rate_limits=False, clock_offset_ms=anchor_offset()) as s:
         yield s
 
 
@@ -136,7 +138,7 @@ def test_first_sync_loads_two_years_of_the_funding_account_exactly_once(
     tmp_path: Path, sim: Simulator, history: Any
 ) -> None:
     acc = history.accounts[0]
-    assert min(int(b["ts"]) for b in acc.funding_bills) < time.time() * 1000 - 600 * DAY
+    assert min(int(b["ts"]) for b in acc.funding_bills) < sim.now_ms() - 600 * DAY
     db = tmp_path / "j.duckdb"
     summary = sync(db, sim, acc)
     assert not [w for w in summary.warnings if not w.startswith("fills: OKX returned")]
@@ -175,7 +177,7 @@ def test_second_sync_reads_only_the_overlap_and_third_adds_exactly_what_is_new(
     }
 
     with sim.lock:
-        history.extend(acc, 60, end_ms=int(time.time() * 1000) - 60_000)
+        history.extend(acc, 60, end_ms=ANCHOR_MS + 4 * 60_000)  # a minute before the server's clock
     sim.invalidate()
     new = [len(acc.funding_bills), len(acc.deposits), len(acc.withdrawals)]
     assert new[0] > counts[0] and new[1] + new[2] > counts[1] + counts[2]
@@ -197,7 +199,7 @@ def test_page_boundaries_inside_one_millisecond_lose_and_double_nothing(
     if not okx_keeps_a_millisecond_together:
         monkeypatch.setattr(sim_server, "_ts_page", strict_page)
     acc = history.accounts[0]
-    now = int(time.time() * 1000)
+    now = ANCHOR_MS + 5 * 60_000  # the simulator's clock
     next_id = max(int(b["billId"]) for b in acc.funding_bills)
     for ts, n in ((now - 400 * DAY + 17, 12), (now - 3 * DAY + 5, 7)):
         for i in range(n):
@@ -232,7 +234,7 @@ def test_deposit_and_withdrawal_whose_state_changes_are_updated_in_place(
 ) -> None:
     monkeypatch.setattr(asset, "PAGE_ROWS", 5)
     acc = history.accounts[0]
-    now = int(time.time() * 1000)
+    now = ANCHOR_MS + 5 * 60_000  # the simulator's clock
     old_dep = next(d for d in reversed(acc.deposits) if int(d["ts"]) < now - 200 * DAY)
     old_wd = next(w for w in reversed(acc.withdrawals) if int(w["ts"]) < now - 100 * DAY)
     old_dep["state"], old_wd["state"] = "1", "0"  # credited; waiting for the transfer
@@ -276,10 +278,10 @@ def test_requests_respect_the_per_endpoint_limits(tmp_path: Path, monkeypatch: p
                  "/api/v5/asset/withdrawal-history"):
         assert ENDPOINT_LIMITS[path] == (6, 1.0)
     monkeypatch.setattr(asset, "PAGE_ROWS", 30)
-    h = generate_history(seed=3, scale=60, days=730)
+    h = generate_history(seed=3, scale=60, days=730, end_ms=ANCHOR_MS)
     acc = h.accounts[0]
     db = tmp_path / "j.duckdb"
-    with Simulator(h, rate_limits=True) as s:
+    with Simulator(h, rate_limits=True, clock_offset_ms=anchor_offset()) as s:
         pipeline = dlt.pipeline(
             pipeline_name="limits", pipelines_dir=str(tmp_path / "dlt"),
             destination=dlt.destinations.duckdb(str(db)), dataset_name="okx_raw",
@@ -301,7 +303,7 @@ def test_requests_respect_the_per_endpoint_limits(tmp_path: Path, monkeypatch: p
 @pytest.fixture(scope="module")
 def eighty_days() -> Any:
     """Every trading record of it is still served (fills-history keeps a year)."""
-    return generate_history(seed=8, scale=200, days=80)
+    return generate_history(seed=8, scale=200, days=80, end_ms=ANCHOR_MS)
 
 
 @pytest.mark.parametrize("code", ["50030", "50120", "51000"])
@@ -310,7 +312,7 @@ def test_key_without_funding_permission_still_syncs_the_trading_data(
 ) -> None:
     acc = eighty_days.accounts[0]
     db = tmp_path / "j.duckdb"
-    with Simulator(eighty_days, rate_limits=False) as sim:
+    with Simulator(eighty_days, rate_limits=False, clock_offset_ms=anchor_offset()) as sim:
         _no_funding_permission_then_granted(db, sim, acc, code)
 
 
@@ -353,7 +355,7 @@ def test_cash_flows_hold_every_deposit_withdrawal_and_transfer_once(
 ) -> None:
     acc = eighty_days.accounts[0]
     db = tmp_path / "j.duckdb"
-    with Simulator(eighty_days, rate_limits=False) as s:
+    with Simulator(eighty_days, rate_limits=False, clock_offset_ms=anchor_offset()) as s:
         sync(db, s, acc, transforms=True)
         sync(db, s, acc, transforms=True)  # a second sync (overlap re-read) doubles nothing
     flows = query(db, "SELECT kind, source_id, ccy, amount FROM journal.cash_flows "
@@ -390,10 +392,10 @@ def test_source_reports_the_first_activity_and_keeps_its_cursors_in_state(tmp_pa
 
     assert [r.name for r in RESOURCES][-3:] == ["funding_bills", "deposits", "withdrawals"]
     assert not any(r.every_package for r in RESOURCES[-3:])
-    h = generate_history(seed=4, scale=150, days=300)
+    h = generate_history(seed=4, scale=150, days=300, end_ms=ANCHOR_MS)
     acc = h.accounts[0]
     observer = SourceObserver()
-    with Simulator(h, rate_limits=False) as s:
+    with Simulator(h, rate_limits=False, clock_offset_ms=anchor_offset()) as s:
         pipeline = dlt.pipeline(
             pipeline_name="funding", pipelines_dir=str(tmp_path / "dlt"),
             destination=dlt.destinations.duckdb(str(tmp_path / "w.duckdb")),

@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from conftest import ANCHOR_MS, anchor_offset
 
 from okx_journal.simulator import Simulator, generate_history
 from okx_journal.sync import SyncOptions, run_sync
@@ -31,8 +32,10 @@ def sync_all(
     those in ``twice``; the data checks run on the first sync of those in ``checked``);
     returns the history. Summaries are appended to ``summaries`` as (destination, round,
     summary)."""
-    history = generate_history(seed=7, scale=1500, accounts=accounts)
-    with Simulator(history, rate_limits=False) as sim:
+    # the same account on every run: the history ends at the anchor, the simulator's clock
+    # (which the client follows) just after it
+    history = generate_history(seed=7, scale=1500, accounts=accounts, end_ms=ANCHOR_MS)
+    with Simulator(history, rate_limits=False, clock_offset_ms=anchor_offset()) as sim:
         for destination in destinations:
             for n in range(2 if destination in twice else 1):
                 for acct in history.accounts:

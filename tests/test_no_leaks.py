@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import REPO
+from tests.conftest import ANCHOR_MS, REPO, anchor_offset
 
 
 def _encodings(value: str) -> list[bytes]:
@@ -31,7 +31,7 @@ def _encodings(value: str) -> list[bytes]:
 def test_full_session_leaks_no_secret_anywhere(tmp_path: Path) -> None:
     from okx_journal.simulator import Simulator, generate_history
 
-    history = generate_history(seed=5, scale=300)
+    history = generate_history(seed=5, scale=300, end_ms=ANCHOR_MS)
     account = history.accounts[0]
     home = tmp_path / "home"
     work = tmp_path / "work"
@@ -55,7 +55,7 @@ def test_full_session_leaks_no_secret_anywhere(tmp_path: Path) -> None:
         )
 
     outputs: list[str] = []
-    with Simulator(history, rate_limits=False) as sim:
+    with Simulator(history, rate_limits=False, clock_offset_ms=anchor_offset()) as sim:
         steps: list[tuple[tuple[str, ...], str | None]] = [
             (("credentials", "set", "--profile", "p"),
              f"{account.api_key}\n{account.secret}\n{account.passphrase}\n"),
@@ -108,7 +108,7 @@ def test_sync_with_profile_uses_only_the_store(tmp_path: Path) -> None:
     """``sync --profile p`` works with credentials that exist nowhere but the store."""
     from okx_journal.simulator import Simulator, generate_history
 
-    history = generate_history(seed=6, scale=120)
+    history = generate_history(seed=6, scale=120, end_ms=ANCHOR_MS)
     account = history.accounts[0]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OKX_", "SOURCES__OKX"))} | {
         "OKX_JOURNAL_HOME": str(tmp_path / "store"),
@@ -120,7 +120,7 @@ def test_sync_with_profile_uses_only_the_store(tmp_path: Path) -> None:
                            input=f"{account.api_key}\n{account.secret}\n{account.passphrase}\n",
                            capture_output=True, text=True, timeout=60)
     assert setup.returncode == 0, setup.stderr
-    with Simulator(history, rate_limits=False) as sim:
+    with Simulator(history, rate_limits=False, clock_offset_ms=anchor_offset()) as sim:
         done = subprocess.run([*base, "--db", str(tmp_path / "s.duckdb"), "sync", "--profile", "p",
                                "--base-url", sim.url, "--checks", "off"],
                               env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)

@@ -13,6 +13,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from conftest import ANCHOR_MS, anchor_offset
 
 from okx_journal.freshness import META_SCHEMA, SNAPSHOT_TABLES
 from okx_journal.simulator import Simulator, generate_history
@@ -54,10 +55,10 @@ def _snapshot_dependents() -> set[str]:
 
 @pytest.fixture(scope="module")
 def synced(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    history = generate_history(seed=23, scale=300, days=20)
+    history = generate_history(seed=23, scale=300, days=20, end_ms=ANCHOR_MS)
     acc = history.accounts[0]
     db = tmp_path_factory.mktemp("nothing-new") / "okx.duckdb"
-    with Simulator(history, rate_limits=False) as sim:
+    with Simulator(history, rate_limits=False, clock_offset_ms=anchor_offset()) as sim:
         first = _sync(db, sim, acc)
         built_first = _meta(db, "built_from", "relation", "built_at")
         checked_first = _meta(db, "checked_from", "frame_id", "checked_at")

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import ANCHOR_MS, anchor_offset
 
 from okx_journal.simulator.server import Fault, Simulator
 
@@ -237,8 +238,10 @@ def call(sim: Simulator, path: str, *, method: str = "GET", body: str = "",
          key: str = KEY, secret: str = SECRET, passphrase: str = PASSPHRASE,
          ts: str | None = None, drop: tuple[str, ...] = (), extra: dict[str, str] | None = None,
          client: httpx.Client | None = None) -> httpx.Response:
-    """Send a signed request exactly as OKX expects it (path + query signed as sent)."""
-    ts = okx_ts() if ts is None else ts
+    """Send a signed request exactly as OKX expects it (path + query signed as sent); the
+    timestamp is the server's clock unless ``ts`` says otherwise (a client that follows
+    OKX's clock, as the connector does)."""
+    ts = okx_ts(sim.now_ms()) if ts is None else ts
     headers = {
         "OK-ACCESS-KEY": key, "OK-ACCESS-SIGN": sign(secret, ts, method, path, body),
         "OK-ACCESS-TIMESTAMP": ts, "OK-ACCESS-PASSPHRASE": passphrase,
@@ -338,7 +341,8 @@ def test_timestamp_inside_window_is_accepted(sim: Simulator) -> None:
 
 def test_server_clock_offset_needs_public_time_sync(history: Hist) -> None:
     with Simulator(history, rate_limits=False, clock_offset_ms=120_000) as s:
-        assert err(call(s, "/api/v5/account/config"))[1] == "50102"
+        # a client on its local clock is refused
+        assert err(call(s, "/api/v5/account/config", ts=okx_ts()))[1] == "50102"
         t0 = int(time.time() * 1000)
         server_ts = int(httpx.get(s.url + "/api/v5/public/time").json()["data"][0]["ts"])
         assert 110_000 < server_ts - t0 < 130_000
@@ -687,12 +691,12 @@ def test_page_of_100_is_served_in_about_a_millisecond(history: Hist) -> None:
 def test_generated_history_is_served_completely_within_windows() -> None:
     from okx_journal.simulator import DEMO_CREDENTIALS, generate_history
 
-    h = generate_history(seed=11, scale=400)
+    h = generate_history(seed=11, scale=400, end_ms=ANCHOR_MS)
     acc = h.accounts[0]
-    now = int(time.time() * 1000)
     creds: dict[str, Any] = {"key": DEMO_CREDENTIALS.api_key, "secret": DEMO_CREDENTIALS.secret,
              "passphrase": DEMO_CREDENTIALS.passphrase}
-    with Simulator(h, rate_limits=False) as s, httpx.Client() as c:
+    with Simulator(h, rate_limits=False, clock_offset_ms=anchor_offset()) as s, httpx.Client() as c:
+        now = s.now_ms()
 
         def walk_all(path: str, cursor: str = "billId") -> list[str]:
             sep = "&" if "?" in path else "?"
@@ -722,12 +726,12 @@ def test_generated_history_is_served_completely_within_windows() -> None:
 def test_history_extended_and_burst_between_two_syncs() -> None:
     from okx_journal.simulator import DEMO_CREDENTIALS, generate_history
 
-    now = int(time.time() * 1000)
+    now = ANCHOR_MS + 5 * 60_000
     h = generate_history(seed=3, scale=200, end_ms=now - 3_600_000, days=5)
     acc = h.accounts[0]
     creds: dict[str, Any] = {"key": DEMO_CREDENTIALS.api_key, "secret": DEMO_CREDENTIALS.secret,
              "passphrase": DEMO_CREDENTIALS.passphrase}
-    with Simulator(h, rate_limits=False) as s, httpx.Client() as c:
+    with Simulator(h, rate_limits=False, clock_offset_ms=anchor_offset()) as s, httpx.Client() as c:
         checkpoint = data(call(s, "/api/v5/account/bills?limit=1", client=c, **creds))[0]["billId"]
         n_before = len(acc.bills)
         with s.lock:
@@ -752,9 +756,9 @@ def test_history_extended_and_burst_between_two_syncs() -> None:
 def test_funding_rate_history_pages_by_funding_time_within_three_months() -> None:
     from okx_journal.simulator import generate_history
 
-    gen = generate_history(seed=3, scale=200)
+    gen = generate_history(seed=3, scale=200, end_ms=ANCHOR_MS)
     p = "/api/v5/public/funding-rate-history"
-    with Simulator(gen) as s, httpx.Client(timeout=10) as c:
+    with Simulator(gen, clock_offset_ms=anchor_offset()) as s, httpx.Client(timeout=10) as c:
         now = s.now_ms()
         newest = data(c.get(s.url + p, params={"instId": "BTC-USDT-SWAP", "limit": "5"}))
         times = [int(r["fundingTime"]) for r in newest]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import ANCHOR_MS, anchor_offset
 
 from okx_journal.config import connection_settings, with_site
 from okx_journal.doctor import run_doctor
@@ -31,9 +32,9 @@ OFFICIAL = {f"https://{host}" for host in OFFICIAL_HOSTS}
 
 @pytest.fixture(scope="module")
 def eea_sim() -> Iterator[tuple[Simulator, Any]]:
-    history = generate_history(seed=31, scale=120, days=10)
+    history = generate_history(seed=31, scale=120, days=10, end_ms=ANCHOR_MS)
     acc = history.accounts[0]
-    with Simulator(history, rate_limits=False) as sim:
+    with Simulator(history, rate_limits=False, clock_offset_ms=anchor_offset()) as sim:
         sim.key_regions[acc.api_key] = "eea"
         yield sim, acc
 

@@ -11,6 +11,7 @@ import dlt
 import duckdb
 import pyarrow as pa
 import pytest
+from conftest import ANCHOR_MS, anchor_offset
 from dlt.common.configuration.container import Container
 from dlt.common.pipeline import PipelineContext
 
@@ -129,7 +130,7 @@ def test_source_reads_credentials_from_dlt_config(
     from okx_journal.simulator import Simulator, generate_history
     from sources.okx.source import okx_source
 
-    history = generate_history(seed=2, scale=60)
+    history = generate_history(seed=2, scale=60, end_ms=ANCHOR_MS)
     acc = history.accounts[0]
     monkeypatch.setenv("SOURCES__OKX__CREDENTIALS__API_KEY", acc.api_key)
     monkeypatch.setenv("SOURCES__OKX__CREDENTIALS__SECRET", acc.secret)
@@ -139,7 +140,7 @@ def test_source_reads_credentials_from_dlt_config(
     context = Container()[PipelineContext]
     if context.is_active():
         context.deactivate()
-    with Simulator(history, rate_limits=False) as sim:
+    with Simulator(history, rate_limits=False, clock_offset_ms=anchor_offset()) as sim:
         monkeypatch.setenv("SOURCES__OKX__RATE_LIMITS", "false")
         source: Any = okx_source(base_url=sim.url)
         assert {"fills", "bills", "positions_history", "positions", "balances", "instruments",

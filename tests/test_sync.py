@@ -21,6 +21,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from conftest import ANCHOR_MS, anchor_offset
 
 from okx_journal.simulator import Simulator, generate_history
 from okx_journal.simulator import server as sim_server
@@ -81,12 +82,12 @@ def assert_exactly_once(db: Path, account: Any) -> None:
 
 @pytest.fixture
 def history() -> Any:
-    return generate_history(seed=5, scale=400)
+    return generate_history(seed=5, scale=400, end_ms=ANCHOR_MS)
 
 
 @pytest.fixture
 def sim(history: Any) -> Iterator[Simulator]:
-    with Simulator(history, rate_limits=False) as s:
+    with Simulator(history, rate_limits=False, clock_offset_ms=anchor_offset()) as s:
         yield s
 
 
@@ -148,18 +149,18 @@ def test_records_arriving_between_two_runs(tmp_path: Path, sim: Simulator, histo
 
 
 def test_funding_rates_follow_new_funding_bills(tmp_path: Path) -> None:
-    now = int(time.time() * 1000)
+    now = ANCHOR_MS + 5 * 60_000
     h = generate_history(seed=9, scale=300, end_ms=now - 10 * 3_600_000, days=20)
     acc = h.accounts[0]
     db = tmp_path / "j.duckdb"
     # the first sync runs on a server clock 10 hours back: no rate after that is public yet
-    with Simulator(h, rate_limits=False, clock_offset_ms=-10 * 3_600_000) as s:
+    with Simulator(h, rate_limits=False, clock_offset_ms=anchor_offset() - 10 * 3_600_000) as s:
         sync(db, s, acc)
         before = query(db, "SELECT count(*) FROM okx_raw.funding_rates")[0][0]
         with s.lock:
             h.extend(acc, 200, end_ms=now - 5 * 60_000)  # crosses at least one funding time
         s.invalidate()
-        s.clock_offset_ms = 0
+        s.clock_offset_ms += 10 * 3_600_000
         s.stats.reset()
         summary = sync(db, s, acc)
         new_funding = {(b["instId"], int(b["ts"])) for b in acc.bills
@@ -179,10 +180,10 @@ def test_backfill_in_packages_is_exactly_once_and_keeps_its_progress(
     """A first load comes in time windows, one load package each, oldest first: a sync
     that fails half-way keeps the windows it loaded, and the next one goes on from there."""
     monkeypatch.setenv("SOURCES__OKX__BACKFILL_PACKAGE_ROWS", "300")
-    h = generate_history(seed=5, scale=1500)
+    h = generate_history(seed=5, scale=1500, end_ms=ANCHOR_MS)
     acc = h.accounts[0]
     ref_db, db = tmp_path / "ref.duckdb", tmp_path / "j.duckdb"
-    with Simulator(h, rate_limits=False) as s:
+    with Simulator(h, rate_limits=False, clock_offset_ms=anchor_offset()) as s:
         ref = sync(ref_db, s, acc)
         assert ref.packages >= 5
         assert_exactly_once(ref_db, acc)
@@ -244,8 +245,8 @@ def test_sync_after_a_gap_longer_than_the_recent_window(
     db = tmp_path / "j.duckdb"
     sync(db, sim, acc)
     with sim.lock:
-        history.extend(acc, 300, end_ms=int(time.time() * 1000) + 10 * DAY)
-    sim.clock_offset_ms = 11 * DAY  # OKX's clock (and windows) moved 11 days on
+        history.extend(acc, 300, end_ms=ANCHOR_MS + 10 * DAY)
+    sim.clock_offset_ms += 11 * DAY  # OKX's clock (and windows) moved 11 days on
     sim.stats.reset()
     summary = sync(db, sim, acc)
     assert_exactly_once(db, acc)
@@ -272,7 +273,7 @@ def test_full_refresh_rereads_everything_and_keeps_rows_okx_no_longer_has(
     acc = history.accounts[0]
     db = tmp_path / "j.duckdb"
     sync(db, sim, acc)
-    sim.clock_offset_ms = 60 * DAY  # the oldest ~50 days are now past OKX's retention
+    sim.clock_offset_ms += 60 * DAY  # the oldest ~50 days are now past OKX's retention
     sim.stats.reset()
     summary = sync(db, sim, acc, full_refresh=True)
     assert_exactly_once(db, acc)  # nothing deleted, nothing doubled
@@ -286,7 +287,7 @@ def test_stale_last_sync_warns_that_a_gap_is_lost(
     acc = history.accounts[0]
     db = tmp_path / "j.duckdb"
     sync(db, sim, acc)
-    sim.clock_offset_ms = 120 * DAY
+    sim.clock_offset_ms += 120 * DAY
     summary = sync(db, sim, acc)
     text = " ".join(summary.warnings)
     for resource in ("fills", "bills", "positions_history"):
@@ -307,7 +308,7 @@ def test_exact_decimals_empty_strings_and_unknown_fields(tmp_path: Path, history
     fill["brandNewField"] = "kept"
     bill = acc.bills[0]
     bill["balChg"] = "8694.2179403378290202"
-    with Simulator(history, rate_limits=False) as sim:
+    with Simulator(history, rate_limits=False, clock_offset_ms=anchor_offset()) as sim:
         db = tmp_path / "j.duckdb"
         sync(db, sim, acc)
     row = query(
@@ -370,10 +371,10 @@ def test_expired_instrument_is_kept(
 
 
 def test_two_accounts_into_one_database_with_separate_cursors(tmp_path: Path) -> None:
-    history = generate_history(seed=8, scale=300, accounts=2)
+    history = generate_history(seed=8, scale=300, accounts=2, end_ms=ANCHOR_MS)
     a, b = history.accounts
     db = tmp_path / "j.duckdb"
-    with Simulator(history, rate_limits=False) as sim:
+    with Simulator(history, rate_limits=False, clock_offset_ms=anchor_offset()) as sim:
         sync(db, sim, a)
         sync(db, sim, b)
         assert_exactly_once(db, a)
@@ -498,10 +499,10 @@ def runner(
 
 
 def test_two_syncs_at_once_second_exits_6_at_once(tmp_path: Path) -> None:
-    history = generate_history(seed=6, scale=1000)
+    history = generate_history(seed=6, scale=1000, end_ms=ANCHOR_MS)
     acc = history.accounts[0]
     db = tmp_path / "j.duckdb"
-    with Simulator(history, rate_limits=True) as sim:
+    with Simulator(history, rate_limits=True, clock_offset_ms=anchor_offset()) as sim:
         first = runner(db, sim, acc, limits=True)
         lock = db.with_name(db.name + ".lock")
         deadline = time.monotonic() + 60
@@ -549,13 +550,13 @@ def test_kill_9_at_random_points_loses_nothing_and_duplicates_nothing(
     in between), then one clean run: every record exactly once. Backfills come in packages
     of ~500 ledger rows here, so kills also land between and inside backfill windows."""
     monkeypatch.setenv("SOURCES__OKX__BACKFILL_PACKAGE_ROWS", "500")
-    history = generate_history(seed=9, scale=2500)
+    history = generate_history(seed=9, scale=2500, end_ms=ANCHOR_MS)
     acc = history.accounts[0]
     db = tmp_path / "j.duckdb"
     rng = random.Random(20261123)
     kills = attempts = left_pending = 0
     upper = 6.0  # about the length of a run; re-estimated whenever one completes
-    with Simulator(history, rate_limits=False) as sim:
+    with Simulator(history, rate_limits=False, clock_offset_ms=anchor_offset()) as sim:
         while kills < 10 and attempts < 30:
             attempts += 1
             if attempts % 4 == 0:
@@ -637,10 +638,10 @@ def test_killed_in_the_commit_of_normalize_the_next_sync_loads_once(
 
 def test_dlt_entry_point_loads_a_backfill_in_packages_exactly_once(tmp_path: Path) -> None:
     """``python pipelines/okx_pipeline.py`` (dlt-conventional use) runs every package."""
-    history = generate_history(seed=4, scale=800)
+    history = generate_history(seed=4, scale=800, end_ms=ANCHOR_MS)
     acc = history.accounts[0]
     db = tmp_path / "dlt.duckdb"
-    with Simulator(history, rate_limits=False) as sim:
+    with Simulator(history, rate_limits=False, clock_offset_ms=anchor_offset()) as sim:
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("OKX_", "SOURCES__"))},
             "SOURCES__OKX__CREDENTIALS__API_KEY": acc.api_key,
@@ -711,10 +712,10 @@ def test_observer_records_how_far_back_each_walk_read(tmp_path: Path) -> None:
 
     from sources.okx.source import SourceObserver, okx_source
 
-    history = generate_history(seed=4, scale=400)
+    history = generate_history(seed=4, scale=400, end_ms=ANCHOR_MS)
     acc = history.accounts[0]
     observer = SourceObserver()
-    with Simulator(history, rate_limits=False) as sim:
+    with Simulator(history, rate_limits=False, clock_offset_ms=anchor_offset()) as sim:
         pipeline = dlt.pipeline(
             pipeline_name="reach", pipelines_dir=str(tmp_path / "dlt"),
             destination=dlt.destinations.duckdb(str(tmp_path / "w.duckdb")), dataset_name="okx_raw",

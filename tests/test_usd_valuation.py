@@ -12,6 +12,7 @@ from typing import Any
 import duckdb
 import httpx
 import pytest
+from conftest import ANCHOR_MS, anchor_offset
 from raw_fixtures import ACCOUNT, Raw, create_raw_tables
 
 from okx_journal.simulator import DEMO_CREDENTIALS, Simulator, generate_history
@@ -201,7 +202,7 @@ def test_a_currency_okx_indexes_only_against_usdt(hand_db: duckdb.DuckDBPyConnec
 
 @pytest.fixture(scope="module")
 def usd_history() -> Any:
-    return generate_history(seed=5, scale=150, days=12)
+    return generate_history(seed=5, scale=150, days=12, end_ms=ANCHOR_MS)
 
 
 def _get(sim: Simulator, **params: str) -> dict[str, Any]:
@@ -210,7 +211,7 @@ def _get(sim: Simulator, **params: str) -> dict[str, Any]:
 
 
 def test_simulator_serves_index_candles_as_okx_documents(usd_history: Any) -> None:
-    with Simulator(usd_history, rate_limits=True) as sim:
+    with Simulator(usd_history, rate_limits=True, clock_offset_ms=anchor_offset()) as sim:
         latest = _get(sim, instId="BTC-USD", bar="1H", limit="3")
         assert latest["code"] == "0"
         bars = latest["data"]
@@ -243,7 +244,7 @@ def test_simulator_serves_index_candles_as_okx_documents(usd_history: Any) -> No
             if time.monotonic() - started < 2.0:
                 break
         assert "50011" in codes
-    with Simulator(usd_history, rate_limits=False, stablecoin_indexes=True) as sim:
+    with Simulator(usd_history, rate_limits=False, stablecoin_indexes=True, clock_offset_ms=anchor_offset()) as sim:
         usdt = _get(sim, instId="USDT-USD", bar="1H", limit="24")["data"]
         assert len(usdt) == 24 and all(abs(Decimal(b[1]) - 1) <= Decimal("0.0005") for b in usdt)
 
@@ -253,7 +254,7 @@ def test_index_candles_match_the_generated_fill_prices(usd_history: Any) -> None
     fill = next(f for f in reversed(account.fills) if f["instId"] == "BTC-USDT-SWAP")
     t = int(fill["ts"])
     hour = t - t % HOUR
-    with Simulator(usd_history, rate_limits=False) as sim:
+    with Simulator(usd_history, rate_limits=False, clock_offset_ms=anchor_offset()) as sim:
         bar = _get(sim, instId="BTC-USD", bar="1H", after=str(hour + 1), limit="1")["data"][0]
     assert int(bar[0]) == hour
     # the fill price is the index plus a spread of well under 1 %
@@ -270,7 +271,7 @@ def _sync(sim: Simulator, db: Path) -> Any:
 def test_second_sync_fetches_no_stored_candle(usd_history: Any, tmp_path: Path,
                                               stablecoin_indexes: bool) -> None:
     db = tmp_path / "usd.duckdb"
-    with Simulator(usd_history, rate_limits=False, stablecoin_indexes=stablecoin_indexes) as sim:
+    with Simulator(usd_history, rate_limits=False, stablecoin_indexes=stablecoin_indexes, clock_offset_ms=anchor_offset()) as sim:
         first = _sync(sim, db)
         asked = sim.stats.requests[INDEX_PATH]
         assert asked == first.price_requests > 0
@@ -315,7 +316,7 @@ def test_prices_a_sync_could_not_fetch_are_asked_for_by_the_next(usd_history: An
     from okx_journal.simulator import Fault
 
     db = tmp_path / "retry.duckdb"
-    with Simulator(usd_history, rate_limits=False) as sim:
+    with Simulator(usd_history, rate_limits=False, clock_offset_ms=anchor_offset()) as sim:
         # OKX refuses every candle request: the sync loads the rest and says so
         sim.inject(Fault(kind="code", path=INDEX_PATH, code="51000", times=10_000))
         first = _sync(sim, db)

@@ -17,7 +17,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--fills-retention-days", type=int, default=365,
                     help="how far back trade/fills-history serves (OKX: 90 or 365)")
     ap.add_argument("--anchor-ms", type=int, default=None,
-                    help="end of the generated history in ms (default: now - 5 min)")
+                    help="end of the generated history in ms (default: now - 5 min); the "
+                         "server's clock then starts 5 min after it")
     ap.add_argument("--days", type=int, default=None, help="length of the generated history")
     a = ap.parse_args(argv)
     run_simulator(port=a.port, seed=a.seed, scale=a.scale, rate_limits=not a.no_rate_limits,

@@ -147,6 +147,7 @@ import zipfile
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal, localcontext
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -1591,7 +1592,11 @@ def run_simulator(port: int = 0, seed: int = 7, scale: int = 2000, rate_limits: 
 
     Prints the URL and the demo credentials the server accepts (for ``okx-journal
     simulate``). ``anchor_ms`` fixes the generated history's end (same seed and anchor,
-    same history); ``days`` its length (the generator's default when None).
+    same history) and starts the server's clock five minutes after it (as a history
+    without an anchor ends five minutes before now): the retention windows then cut the
+    same records whenever it runs, for a client that follows OKX's clock (``public/time``,
+    as okx-journal does). ``days`` is the history's length (the generator's default when
+    None).
     """
     from okx_journal.simulator import generator
 
@@ -1601,11 +1606,17 @@ def run_simulator(port: int = 0, seed: int = 7, scale: int = 2000, rate_limits: 
     history = (generator.load_history(Path(history_file)) if history_file
                else generator.generate_history(seed=seed, scale=scale, **gen_kw))
     creds = generator.DEMO_CREDENTIALS
+    offset = 0
+    if anchor_ms is not None and not history_file:
+        offset = anchor_ms + 5 * 60_000 - int(time.time() * 1000)
     sim = Simulator(history, host=host, port=port, rate_limits=rate_limits,
-                    fills_retention_days=fills_retention_days)
+                    fills_retention_days=fills_retention_days, clock_offset_ms=offset)
     sim.start()
     try:
         print(f"OKX simulator listening on {sim.url}", flush=True)  # noqa: T201
+        if offset:
+            clock = datetime.fromtimestamp(sim.now_ms() / 1000, tz=UTC)
+            print(f"  its clock:  {clock:%Y-%m-%d %H:%M:%S} UTC (five minutes after the anchor)")  # noqa: T201
         print(f"  api key:    {creds.api_key}")  # noqa: T201
         print(f"  secret:     {creds.secret}")  # noqa: T201
         print(f"  passphrase: {creds.passphrase}", flush=True)  # noqa: T201
