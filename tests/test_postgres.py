@@ -22,6 +22,7 @@ from conftest import run_cli
 from test_journal_on_simulator import sync_all
 from test_same_ms_charges import populate as populate_same_ms
 from test_transforms import populate
+from test_usd_valuation import populate as populate_usd
 
 from okx_journal.postgres import PgConnection, PgLock
 from okx_journal.sql_postgres import to_postgres
@@ -136,6 +137,22 @@ def test_charges_in_the_millisecond_of_a_close_on_postgres_equal_duckdb(pg_clust
         assert assert_same_journal(duck, pg) > 1000
         attributed = "select bill_id, round_trip_id from journal_int.int_bill_attributions order by bill_id"
         assert pg.execute_native(attributed).fetchall() == duck.execute(attributed).fetchall()
+    finally:
+        pg.close()
+        duck.close()
+
+
+def test_usd_prices_on_postgres_equal_duckdb(pg_cluster: Any) -> None:
+    """The USD valuation's hand scenario (index, USDT route, par, unpriced): the same on both."""
+    duck = duckdb.connect()
+    pg = PgConnection(pg_cluster.create_database("usd"))
+    try:
+        for con in (duck, pg):
+            populate_usd(con)
+            build_journal(con)
+        assert assert_same_journal(duck, pg) > 300
+        rates = "select ccy, hour_utc, usd_price, price_source from journal_int.int_usd_rates order by 1, 2"
+        assert pg.execute_native(rates).fetchall() == duck.execute(rates).fetchall()
     finally:
         pg.close()
         duck.close()

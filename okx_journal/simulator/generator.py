@@ -85,6 +85,7 @@ import math
 import random
 import time
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, localcontext
@@ -721,7 +722,8 @@ class History:
         return out
 
     def index_candles(self, inst_id: str, bar_ms: int, offset_ms: int, lo_ms: int, hi_ms: int,
-                      now_ms: int, *, stablecoins: bool = False) -> list[list[str]] | None:
+                      now_ms: int, *, stablecoins: bool = False,
+                      usdt_only: Iterable[str] = ()) -> list[list[str]] | None:
         """``market/history-index-candles`` bars of an index, oldest first; None when the
         history knows no such index.
 
@@ -732,19 +734,27 @@ class History:
         points, so ``o`` is the index at ``ts``, ``c`` at the bar's end (or now, for the bar
         still open: ``confirm`` "0"), ``h``/``l`` the extremes of the points in between.
         ``BTC-USD`` and ``ETH-USD`` exist; ``USDT-USD`` and ``USDC-USD`` (a path within
-        0.0005 of 1) only with ``stablecoins``.
+        0.0005 of 1) only with ``stablecoins``; a currency of ``usdt_only`` has no ``-USD``
+        index. ``BTC-USDT`` and ``ETH-USDT`` exist too: the same path divided by
+        ``USDT-USD``'s (by 1 without ``stablecoins``).
         """
         if self.market is None:
             return None
         und, _, quote = inst_id.partition("-")
-        if quote != "USD" or (und not in self.market.grid
-                              and not (stablecoins and und in _STABLE_INDEXES)):
+        usdt_only = frozenset(usdt_only)
+        if quote == "USDT":
+            if und not in self.market.grid:
+                return None
+        elif quote != "USD" or und in usdt_only or (
+                und not in self.market.grid and not (stablecoins and und in _STABLE_INDEXES)):
             return None
         market = self.market
 
         def px(t: int) -> float:
             if und in _STABLE_INDEXES:
                 return market.stable_index(und, t)
+            if quote == "USDT" and stablecoins:
+                return market.index(und, t) / market.stable_index("USDT", t)
             return market.index(und, t)
 
         step = _QUANT[_INDEX_DP.get(und, 4)]

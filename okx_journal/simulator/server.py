@@ -106,7 +106,9 @@ Index candles (okx-api §3.1, §3.13): ``market/history-index-candles`` (public,
 variants), ``after`` older / ``before`` newer than a ``ts`` (exclusive), ``limit`` up to
 100; the bar still open has ``confirm`` "0". ``BTC-USD`` and ``ETH-USD`` exist;
 ``USDT-USD``/``USDC-USD`` with ``stablecoin_indexes=True`` only *[unverified: OKX's index
-list]*; any other index answers 51001 *[choice]*.
+list]*; ``BTC-USDT`` and ``ETH-USDT`` (okx-api §3.13: USDT is an index quote currency);
+``usdt_only_indexes`` takes currencies' ``-USD`` index away (a coin OKX indexes only
+against USDT); any other index answers 51001 *[choice]*.
 
 Rate limits (okx-api §3.1): per endpoint, sliding window counted on arrival; private per
 account uid, public per client IP (instruments per IP + instType). Refused requests do
@@ -566,6 +568,8 @@ class Simulator:
         stablecoin_indexes: whether ``market/history-index-candles`` lists ``USDT-USD``
             and ``USDC-USD`` (OKX's index list is not documented: both answers are tested);
             without them those instIds answer 51001 like any index OKX does not have.
+        usdt_only_indexes: currencies whose ``<ccy>-USD`` index answers 51001 while
+            ``<ccy>-USDT`` is served (OKX indexes some coins only against USDT).
     """
 
     def __init__(
@@ -589,6 +593,7 @@ class Simulator:
         archive_daily_limit: bool = True,
         archive_busy_scope: Literal["quarter", "account"] = "quarter",
         stablecoin_indexes: bool = False,
+        usdt_only_indexes: Iterable[str] = (),
     ) -> None:
         self.history = history
         self.host = host
@@ -608,6 +613,7 @@ class Simulator:
         self.archive_daily_limit = archive_daily_limit
         self.archive_busy_scope = archive_busy_scope
         self.stablecoin_indexes = stablecoin_indexes
+        self.usdt_only_indexes = frozenset(usdt_only_indexes)
         self.archive_link_ttl_ms = ARCHIVE_LINK_TTL_MS
         #: one entry per request under ``ARCHIVE_FILE_PATH``: ``path``, ``token``,
         #: ``status``, ``headers`` (all, lower case) and ``okx_headers`` (the names of the
@@ -1187,7 +1193,8 @@ def _h_index_candles(sim: Simulator, acc: AccountLike | None, p: dict[str, str],
     lo = hi - limit * length if before is None else max(before + 1, hi - limit * length)
     fn = getattr(sim.history, "index_candles", None)
     with sim.lock:
-        rows = (fn(inst_id, length, offset, lo, hi, now, stablecoins=sim.stablecoin_indexes)
+        rows = (fn(inst_id, length, offset, lo, hi, now, stablecoins=sim.stablecoin_indexes,
+                   usdt_only=sim.usdt_only_indexes)
                 if fn is not None else None)
     if rows is None:
         raise _OkxError("51001")

@@ -11,7 +11,9 @@ Which hours: every (currency, hour) of the account's ledger entries (P&L, fees, 
 interest, transfers), of its fills' fee and P&L currencies, and of the rows of each
 quarterly-export file as it is downloaded (``needed_hours``, ``archive_hours``), less the
 hours already in ``okx_raw.index_candles``, those OKX was asked for and had no bar for,
-and the currencies OKX has no index for. ``USD`` is worth 1 and is never asked for.
+and the currencies OKX has no index for. ``USD`` is worth 1 and is never asked for. A
+currency whose ``X-USD`` index OKX does not have (51001) is asked for by its second route,
+``X-USDT`` and ``USDT-USD`` for the same hours (USDT at par when OKX has no USDT index).
 
 ``IndexPrices`` fetches in a thread of its own while the sync goes on (its endpoint has its
 own rate limit), as the walks bring their pages (the sync hands it the hours of each page
@@ -80,6 +82,10 @@ _RECENT_MS = 2 * HOUR_MS
 def index_of(ccy: str) -> str:
     """OKX's USD index of a currency: ``BTC`` → ``BTC-USD``."""
     return f"{ccy}-USD"
+
+
+#: the quote of the second route to USD: ``<ccy>-USDT`` × ``USDT-USD`` (or USDT at par)
+USDT = "USDT"
 
 
 def _hour(ms: int) -> int:
@@ -339,24 +345,39 @@ class IndexPrices:
             for ccy, hours in needs.items():
                 if not ccy or ccy == USD:
                     continue
-                inst = index_of(ccy)
-                if inst in self.unlisted:
-                    continue
-                stored = set(self.stored.get(inst, ()))
-                asked = self._asked.setdefault(inst, set())
-                absent = self.absent.get(inst, [])
-                fresh = {
-                    h for h in (_hour(int(x)) for x in hours)
-                    if h not in stored and h not in asked and h <= self.now_ms
-                    and not _in_ranges(absent, h)
-                }
-                fresh = set(self._answered(inst, fresh))
-                if fresh:
-                    asked |= fresh
-                    self._pending.setdefault(inst, set()).update(fresh)
-                    added = True
+                hours = [_hour(int(x)) for x in hours]
+                for inst in self._routes(ccy):
+                    added = self._want_index(inst, hours) or added
             if added:
                 self._cond.notify_all()
+
+    def _routes(self, ccy: str) -> list[str]:
+        """The indexes that price ``ccy`` in USD (called with the lock held): its
+        ``-USD`` index; when OKX has none, its ``-USDT`` index and USDT's own route (none
+        when USDT is taken at par); nothing when OKX has neither."""
+        if index_of(ccy) not in self.unlisted:
+            return [index_of(ccy)]
+        usdt = f"{ccy}-{USDT}"
+        if ccy == USDT or usdt in self.unlisted:
+            return []
+        return [usdt, *self._routes(USDT)]
+
+    def _want_index(self, inst: str, hours: Iterable[int]) -> bool:
+        """Adds hours of one index to fetch (lock held); True when any is new."""
+        stored = set(self.stored.get(inst, ()))
+        asked = self._asked.setdefault(inst, set())
+        absent = self.absent.get(inst, [])
+        fresh = {
+            h for h in hours
+            if h not in stored and h not in asked and h <= self.now_ms
+            and not _in_ranges(absent, h)
+        }
+        fresh = set(self._answered(inst, fresh))
+        if not fresh:
+            return False
+        asked |= fresh
+        self._pending.setdefault(inst, set()).update(fresh)
+        return True
 
     def want_archive(self, path: Path, uid: str) -> None:
         """The hours of a downloaded quarterly-export file (never raises: the hours are
@@ -463,12 +484,17 @@ class IndexPrices:
                 page = self.client.get(INDEX_PATH, params)
             except OkxRequestError as exc:
                 if exc.code in _NO_SUCH_INDEX:
+                    ccy, _, quote = inst.partition("-")
                     with self._cond:
                         self.unlisted[inst] = self.now_ms
                         self.changed = True
                         self._pending.pop(inst, None)
+                        routes = self._routes(ccy) if quote == USD else []
                     if self.log:
-                        self.log(f"USD prices: OKX has no {inst} index ({exc.code})")
+                        self.log(f"USD prices: OKX has no {inst} index ({exc.code})"
+                                 + (f"; asking for {routes[0]}" if routes else ""))
+                    if routes:  # the same hours by the second route
+                        self.want({ccy: sorted(self._asked.get(inst, ()))})
                     return
                 raise
             finally:

@@ -136,7 +136,7 @@ upl_price_bars as (
     select s.ccy, s.snapshot_at, max(c.bar_at) as price_at
     from (select distinct ccy, snapshot_at from snapshot_positions) as s
     join journal_staging.stg_okx__index_candles as c
-        on c.ccy = s.ccy and c.bar_at <= s.snapshot_at
+        on c.ccy = s.ccy and c.quote_ccy = 'USD' and c.bar_at <= s.snapshot_at
     group by s.ccy, s.snapshot_at
 
 ),
@@ -150,7 +150,7 @@ upl_prices as (
         candles.open_px                                           as usd_price
     from upl_price_bars as bars
     join journal_staging.stg_okx__index_candles as candles
-        on candles.ccy = bars.ccy and candles.bar_at = bars.price_at
+        on candles.ccy = bars.ccy and candles.quote_ccy = 'USD' and candles.bar_at = bars.price_at
 
 ),
 

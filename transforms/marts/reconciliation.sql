@@ -441,13 +441,19 @@ usd_coverage_rows as (
         cast(0 as decimal(38, 18))                                as tolerance,
         case
             when any_value(pricing.pricing) is null then
-                'no USD price at all: OKX has no ' || valued.pnl_ccy || '-USD index (and it is not a USD stablecoin)'
+                'no USD price at all: OKX has no ' || valued.pnl_ccy || '-USD or ' || valued.pnl_ccy
+                || '-USDT index (and it is not a USD stablecoin)'
             when count(valued.usd_price) < count(*) then
                 cast(count(*) - count(valued.usd_price) as varchar) || ' events in hours without an OKX '
-                || valued.pnl_ccy || '-USD index bar, first at '
+                || valued.pnl_ccy
+                || case when any_value(pricing.pricing) = 'index_usdt' then '-USDT (or USDT-USD)'
+                        else '-USD' end
+                || ' index bar, first at '
                 || cast(min(valued.event_at) filter (where valued.usd_price is null) as varchar)
                 || ' (the next sync asks OKX again for hours it could not fetch)'
             when any_value(pricing.pricing) = 'index' then 'priced by OKX''s ' || valued.pnl_ccy || '-USD index (hourly bars)'
+            when any_value(pricing.pricing) = 'index_usdt' then 'priced by OKX''s ' || valued.pnl_ccy
+                || '-USDT index (hourly bars; OKX has no ' || valued.pnl_ccy || '-USD index) times USDT''s USD price'
             when any_value(pricing.pricing) = 'usd' then 'USD: worth 1'
             else 'no ' || valued.pnl_ccy || '-USD index at OKX: a USD stablecoin, valued at 1 USD'
         end                                                       as details

@@ -2,9 +2,10 @@
 -- materialized: view
 -- depends_on: okx_raw.index_candles
 -- OKX's hourly index bars (market/history-index-candles, bar 1H) of the USD indexes
--- (BTC-USD, ETH-USD, ...): ccy is the currency the index prices in USD. open_px is the
--- price the journal values an amount at: the bar that contains the amount's time (see
--- journal_int.int_usd_rates). A bar re-loaded keeps its newest load.
+-- (BTC-USD, ETH-USD, ...) and, for currencies OKX has no USD index for, of their USDT
+-- indexes (XYZ-USDT): ccy is the currency the index prices, quote_ccy what in (USD or
+-- USDT). open_px is the price the journal values an amount at: the bar that contains the
+-- amount's time (see journal_int.int_usd_rates). A bar re-loaded keeps its newest load.
 with source as (
 
     select * from okx_raw.index_candles
@@ -16,6 +17,7 @@ renamed as (
     select
         cast(inst_id as varchar)                                  as inst_id,
         split_part(cast(inst_id as varchar), '-', 1)              as ccy,
+        split_part(cast(inst_id as varchar), '-', 2)              as quote_ccy,
         cast(ts as timestamptz)                                   as bar_at,
         timezone('UTC', cast(ts as timestamptz))                  as hour_utc,
         cast(o as decimal(38, 18))                                as open_px,
@@ -26,7 +28,7 @@ renamed as (
         cast(_dlt_load_id as varchar)                             as _dlt_load_id
     from source
     where inst_id is not null and ts is not null and o is not null
-        and split_part(cast(inst_id as varchar), '-', 2) = 'USD'
+        and split_part(cast(inst_id as varchar), '-', 2) in ('USD', 'USDT')
 
 ),
 
