@@ -342,7 +342,7 @@ def test_a_coin_without_a_usd_index_is_priced_through_its_usdt_index(
     opts = SyncOptions(db_path=db, credentials=DEMO_CREDENTIALS, rate_limits=False,
                        progress=False, quiet=True, checks="off")
     with Simulator(usd_history, rate_limits=False, stablecoin_indexes=stablecoin_indexes,
-                   usdt_only_indexes={"ETH"}) as sim:
+                   usdt_only_indexes={"ETH"}, clock_offset_ms=anchor_offset()) as sim:
         first = run_sync(opts.__class__(**{**opts.__dict__, "base_url": sim.url}))
         assert sim.stats.codes["51001"] >= 1 and first.price_requests > 2
         sim.stats.reset()
