@@ -636,6 +636,25 @@ def _drop_committed_leftovers(pipeline: Any) -> None:
             pipeline._get_normalize_storage().extracted_packages.delete_package(load_id)
 
 
+@contextmanager
+def _load_connection(dest: Destination) -> Iterator[Any]:
+    """One DuckDB connection for a whole load step, lent to dlt (which would open and
+    close one per job: ~40 ms each with the journal's catalog in the file, a dozen or more
+    per sync); None (dlt's own connections) on PostgreSQL. The pipeline keeps the
+    credentials it was last given: every later step that reaches the database (``load``,
+    ``run``) is given a connection of its own again."""
+    if dest.is_postgres:
+        yield None
+        return
+    import duckdb
+
+    con = duckdb.connect(str(dest.db_path), config=dict(DUCKDB_LOAD_CONFIG))
+    try:
+        yield con
+    finally:
+        con.close()
+
+
 def _finish_pending(pipeline: Any, log: Callable[[str], None] | None) -> bool:
     """Loads a package an interrupted run extracted (data and cursors together)."""
     _drop_committed_leftovers(pipeline)
@@ -799,7 +818,9 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
                         if prices.has_news():
                             _extract_prices(pipeline, prices, client, uid)
                             pipeline.normalize()
-                    pipeline.load(workers=_load_workers(sum(observer.rows.values()) - rows_before))
+                    with _load_connection(dest) as credentials:
+                        pipeline.load(credentials=credentials,
+                                      workers=_load_workers(sum(observer.rows.values()) - rows_before))
                     split["loading"] += time.monotonic() - mark
                     summary.packages += 1
                     if not observer.backfill_pending:
@@ -847,7 +868,7 @@ def run_sync(opts: SyncOptions, *, log: Callable[[str], None] | None = None) -> 
             prices.finish()  # what the walks' last pages and the export asked for
             split["okx"] = split.get("okx", 0.0) + time.monotonic() - mark
             mark = time.monotonic()
-            _load_prices(pipeline, prices, client, uid)
+            _load_prices(pipeline, prices, client, uid, dest)
             split["loading"] += time.monotonic() - mark
             summary.price_requests = prices.requests
             for warning in prices.warnings:
@@ -1276,7 +1297,7 @@ def _extract_prices(pipeline: Any, prices: Any, client: Any, uid: str) -> None:
     pipeline.extract(okx_prices_source(prices=prices, client=client, uid=uid))
 
 
-def _load_prices(pipeline: Any, prices: Any, client: Any, uid: str) -> None:
+def _load_prices(pipeline: Any, prices: Any, client: Any, uid: str, dest: Destination) -> None:
     """Waits for the USD prices not loaded yet and loads them (one more load package,
     when any: hours the walks' pages did not show, the quarterly export's)."""
     from sources.okx.prices import okx_prices_source
@@ -1285,7 +1306,9 @@ def _load_prices(pipeline: Any, prices: Any, client: Any, uid: str) -> None:
     if not prices.has_news():
         return
     try:
-        pipeline.run(okx_prices_source(prices=prices, client=client, uid=uid))
+        with _load_connection(dest) as credentials:
+            pipeline.run(okx_prices_source(prices=prices, client=client, uid=uid),
+                         credentials=credentials)
     except Exception as exc:
         okx_error = _okx_error_in(exc)
         if okx_error is not None:
