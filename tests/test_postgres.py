@@ -125,37 +125,34 @@ def test_golden_scenario_on_postgres_equals_duckdb_cell_for_cell(
     assert comment and "position cycle" in comment
 
 
-def test_charges_in_the_millisecond_of_a_close_on_postgres_equal_duckdb(pg_cluster: Any) -> None:
-    """Funding and interest booked in the ms of a close, open or flip (both ledger orders,
-    net and hedge mode: tests/test_same_ms_charges.py): the same attribution on both."""
+def _same_on_both(pg_cluster: Any, name: str, populate_raw: Any, query: str) -> int:
+    """Builds one hand scenario on DuckDB and on a new PostgreSQL database: every mart and
+    ``query`` (an intermediate relation) equal; returns the mart cells compared."""
     duck = duckdb.connect()
-    pg = PgConnection(pg_cluster.create_database("same_ms"))
+    pg = PgConnection(pg_cluster.create_database(name))
     try:
         for con in (duck, pg):
-            populate_same_ms(con)
+            populate_raw(con)
             build_journal(con)
-        assert assert_same_journal(duck, pg) > 1000
-        attributed = "select bill_id, round_trip_id from journal_int.int_bill_attributions order by bill_id"
-        assert pg.execute_native(attributed).fetchall() == duck.execute(attributed).fetchall()
+        cells = assert_same_journal(duck, pg)
+        assert pg.execute_native(query).fetchall() == duck.execute(query).fetchall()
+        return cells
     finally:
         pg.close()
         duck.close()
+
+
+def test_charges_in_the_millisecond_of_a_close_on_postgres_equal_duckdb(pg_cluster: Any) -> None:
+    """Funding and interest booked in the ms of a close, open or flip (both ledger orders,
+    net and hedge mode: tests/test_same_ms_charges.py): the same attribution on both."""
+    attributed = "select bill_id, round_trip_id from journal_int.int_bill_attributions order by bill_id"
+    assert _same_on_both(pg_cluster, "same_ms", populate_same_ms, attributed) > 1000
 
 
 def test_usd_prices_on_postgres_equal_duckdb(pg_cluster: Any) -> None:
     """The USD valuation's hand scenario (index, USDT route, par, unpriced): the same on both."""
-    duck = duckdb.connect()
-    pg = PgConnection(pg_cluster.create_database("usd"))
-    try:
-        for con in (duck, pg):
-            populate_usd(con)
-            build_journal(con)
-        assert assert_same_journal(duck, pg) > 300
-        rates = "select ccy, hour_utc, usd_price, price_source from journal_int.int_usd_rates order by 1, 2"
-        assert pg.execute_native(rates).fetchall() == duck.execute(rates).fetchall()
-    finally:
-        pg.close()
-        duck.close()
+    rates = "select ccy, hour_utc, usd_price, price_source from journal_int.int_usd_rates order by 1, 2"
+    assert _same_on_both(pg_cluster, "usd", populate_usd, rates) > 300
 
 
 def test_failed_build_on_postgres_keeps_the_previous_journal(
