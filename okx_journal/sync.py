@@ -1298,11 +1298,11 @@ def _extract_prices(pipeline: Any, prices: Any, client: Any, uid: str) -> None:
 
 
 def _load_prices(pipeline: Any, prices: Any, client: Any, uid: str, dest: Destination) -> None:
-    """Waits for the USD prices not loaded yet and loads them (one more load package,
-    when any: hours the walks' pages did not show, the quarterly export's)."""
+    """Loads the USD prices fetched after the walks' package (one more load package, when
+    any: hours the walks' pages did not show, the quarterly export's); the caller has
+    waited for them (``prices.finish()``)."""
     from sources.okx.prices import okx_prices_source
 
-    prices.finish()
     if not prices.has_news():
         return
     try:

@@ -50,7 +50,7 @@ import pyarrow.compute as pc
 from dlt.extract.resource import DltResource
 
 from sources.okx.errors import OkxRequestError
-from sources.okx.run import HOUR_MS, SourceObserver, _Run
+from sources.okx.run import HOUR_MS, SourceObserver, _int, _Run
 
 __all__ = [
     "INDEX_PATH",
@@ -213,13 +213,6 @@ def _windows(wanted: Sequence[int], stored: Sequence[int]) -> list[tuple[int, in
     return out
 
 
-def _int_or_none(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def _pnl_ccy(inst_type: str, inst_id: str) -> str | None:
     """The P&L currency of a fill read from its instId (``needed_hours`` prefers the
     instrument's ``settleCcy``): SPOT/MARGIN the quote; a ``-USD-`` derivative (inverse)
@@ -324,7 +317,7 @@ class IndexPrices:
             return
         needs: dict[str, set[int]] = {}
         for row in rows:
-            ts = _int_or_none(row.get("ts"))
+            ts = _int(row.get("ts"))
             if ts is None:
                 continue
             hour = _hour(ts)
